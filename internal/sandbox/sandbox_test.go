@@ -1,0 +1,339 @@
+package sandbox_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/meridian-geo/meridian/internal/estate"
+	"github.com/meridian-geo/meridian/internal/gtid"
+	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/sandbox"
+)
+
+// up starts the sandbox of an example topology in a fresh directory and
+// stops it when the test ends, pass or fail.
+func up(t *testing.T, example string) *sandbox.Sandbox {
+	t.Helper()
+	topo, _, err := estate.LoadTopology("examples/" + example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	started := time.Now()
+	sb, err := sandbox.Up(ctx, sandbox.Options{
+		Topology: topo,
+		Dir:      t.TempDir(),
+		Fresh:    true,
+		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("sandbox up %s: %v", example, err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("sandbox close: %v", err)
+		}
+	})
+	t.Logf("sandbox %s up in %s", example, time.Since(started).Round(time.Millisecond))
+	return sb
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// appDB connects to a node directly as the application account.
+func appDB(t *testing.T, sb *sandbox.Sandbox, name string) *sql.DB {
+	t.Helper()
+	info, err := sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, ok := info.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = info.Credentials.User, info.Credentials.Password
+	cfg.Net, cfg.Addr = "tcp", fmt.Sprintf("%s:%d", n.Host, n.Port)
+	cfg.Timeout = 3 * time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(2)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func adminClient(t *testing.T, sb *sandbox.Sandbox, name string) *node.Client {
+	t.Helper()
+	info, err := sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := node.Open(context.Background(), sandbox.Endpoints(info, sb.Topology(), sb.Credentials()).Admin(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// write inserts one row into the region's own table through a pinned
+// connection and returns the GTID MariaDB gave the transaction.
+func write(t *testing.T, db *sql.DB, table string, id int) gtid.GTID {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO meridian_test.%s (id, note) VALUES (?, 'hello')", table), id); err != nil {
+		t.Fatalf("insert into %s: %v", table, err)
+	}
+	var last string
+	if err := conn.QueryRowContext(ctx, "SELECT @@last_gtid").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	g, err := gtid.ParseGTID(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// waitLogged waits until a node's binlog holds g. Unlike MASTER_GTID_WAIT,
+// which follows gtid_slave_pos, it also works on the node that wrote g, and
+// it proves the transaction kept its origin domain in that node's binlog.
+func waitLogged(ctx context.Context, c *node.Client, g gtid.GTID, timeout time.Duration) (bool, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		state, err := c.GTIDState(ctx)
+		if err != nil {
+			return false, err
+		}
+		if state.Binlog.Contains(gtid.Position{g.Domain: g}) {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestArchitectures(t *testing.T) {
+	for _, example := range []string{"active-passive.yaml", "active-active.yaml", "hub-and-spoke.yaml", "follow-the-sun.yaml"} {
+		t.Run(strings.TrimSuffix(example, ".yaml"), func(t *testing.T) {
+			checkArchitecture(t, up(t, example))
+		})
+	}
+}
+
+func TestEcommerceNineGaleraNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("nine Galera nodes take about a minute")
+	}
+	sb := up(t, "ecommerce.yaml")
+	for _, r := range sb.Topology().Regions {
+		c := adminClient(t, sb, sb.Topology().LinkNode(r.Name))
+		status, err := c.WsrepStatus(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status["wsrep_cluster_size"] != "3" {
+			t.Errorf("region %s: wsrep_cluster_size = %q, want 3", r.Name, status["wsrep_cluster_size"])
+		}
+	}
+	checkArchitecture(t, sb)
+}
+
+// checkArchitecture writes in every writable region and checks the layout
+// the architecture promises: every row reaches every node, each transaction
+// keeps its origin region's GTID domain everywhere, read-only regions refuse
+// the application, every replication thread runs and plan finds nothing to do.
+func checkArchitecture(t *testing.T, sb *sandbox.Sandbox) {
+	ctx := context.Background()
+	topo := sb.Topology()
+	now := time.Now()
+	layout := topo.Layout(now)
+
+	type written struct {
+		region, table string
+		gtid          gtid.GTID
+	}
+	var writes []written
+	for i, region := range topo.WritableRegions(now) {
+		db := appDB(t, sb, topo.LinkNode(region))
+		table := "t_" + strings.ReplaceAll(region, "-", "_")
+		for _, stmt := range []string{
+			"CREATE DATABASE IF NOT EXISTS meridian_test",
+			fmt.Sprintf("CREATE TABLE meridian_test.%s (id INT PRIMARY KEY, note VARCHAR(20))", table),
+		} {
+			if _, err := db.ExecContext(ctx, stmt); err != nil {
+				t.Fatalf("region %s: %s: %v", region, stmt, err)
+			}
+		}
+		g := write(t, db, table, i+1)
+		r, _ := topo.Region(region)
+		if g.Domain != r.GTIDDomainID {
+			t.Errorf("write in region %s got GTID %s: domain %d, want the region's domain %d", region, g, g.Domain, r.GTIDDomainID)
+		}
+		writes = append(writes, written{region, table, g})
+	}
+	if len(writes) == 0 {
+		t.Fatal("the topology has no writable region")
+	}
+
+	for _, n := range topo.Nodes() {
+		c := adminClient(t, sb, n.Name)
+		for _, w := range writes {
+			ok, err := waitLogged(ctx, c, w.gtid, 15*time.Second)
+			if err != nil || !ok {
+				t.Errorf("node %s did not apply %s (written in %s): ok=%v err=%v", n.Name, w.gtid, w.region, ok, err)
+				continue
+			}
+			var count int
+			if err := c.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM meridian_test."+w.table).Scan(&count); err != nil || count != 1 {
+				t.Errorf("node %s: %s has %d rows (err %v), want 1", n.Name, w.table, count, err)
+			}
+		}
+		if !layout.Writable[n.Name] {
+			_, err := appDB(t, sb, n.Name).ExecContext(ctx, "INSERT INTO meridian_test."+writes[0].table+" (id, note) VALUES (1000, 'nope')")
+			var me *mysql.MySQLError
+			if !errors.As(err, &me) || me.Number != 1290 {
+				t.Errorf("node %s is read-only by the layout, but an app write gave %v, want error 1290 (read-only)", n.Name, err)
+			}
+		}
+
+		replicas, err := c.Replicas(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want []string
+		for _, r := range replicas {
+			got = append(got, r.Connection)
+			if r.IORunning != "Yes" || !r.SQLRunning {
+				t.Errorf("node %s connection '%s': io=%s sql=%v: %s %s", n.Name, r.Connection, r.IORunning, r.SQLRunning, r.LastIOError, r.LastSQLError)
+			}
+			if r.UsingGTID != "Slave_Pos" {
+				t.Errorf("node %s connection '%s' uses GTID mode %q, want Slave_Pos", n.Name, r.Connection, r.UsingGTID)
+			}
+		}
+		for _, ch := range layout.Channels {
+			if ch.Replica == n.Name {
+				want = append(want, ch.Connection)
+			}
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("node %s has replication connections %v, the layout wants %v", n.Name, got, want)
+		}
+	}
+
+	assertConverged(t, sb)
+}
+
+func assertConverged(t *testing.T, sb *sandbox.Sandbox) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := sandbox.Endpoints(info, sb.Topology(), sb.Credentials())
+	observed, err := provision.Observe(ctx, sb.Topology(), ep, sb.Credentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := provision.Diff(sb.Topology(), time.Now(), ep, sb.Credentials(), observed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan.Empty() {
+		t.Errorf("plan on the converged sandbox is not empty:\n%s", plan)
+	}
+}
+
+// TestWANLinks proves the declared RTT is really applied to replication and
+// that a partition stops it until healed.
+func TestWANLinks(t *testing.T) {
+	sb := up(t, "active-passive.yaml")
+	ctx := context.Background()
+	topo := sb.Topology()
+	primary, dr := topo.Roles.Primary, topo.Roles.DR
+	if rtt := topo.RTT(primary, dr); rtt != 80*time.Millisecond {
+		t.Fatalf("example declares %s between %s and %s, this test expects 80ms", rtt, primary, dr)
+	}
+	db := appDB(t, sb, topo.LinkNode(primary))
+	for _, stmt := range []string{"CREATE DATABASE IF NOT EXISTS meridian_test", "CREATE TABLE meridian_test.t_wan (id INT PRIMARY KEY, note VARCHAR(20))"} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replica := adminClient(t, sb, topo.LinkNode(dr))
+	nextID := 0
+	// delay is the median time from commit on the primary to apply on the DR replica.
+	delay := func() time.Duration {
+		var samples []time.Duration
+		for range 9 {
+			nextID++
+			start := time.Now()
+			g := write(t, db, "t_wan", nextID)
+			ok, err := replica.WaitForGTID(ctx, gtid.Position{g.Domain: g}, 10*time.Second)
+			if err != nil || !ok {
+				t.Fatalf("replica did not apply %s: %v", g, err)
+			}
+			samples = append(samples, time.Since(start))
+		}
+		sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+		return samples[len(samples)/2]
+	}
+	slow := delay()
+	if err := sb.SetLatency(primary, dr, 0); err != nil {
+		t.Fatal(err)
+	}
+	fast := delay()
+	t.Logf("commit-to-apply median: %s with 80ms RTT, %s with 0ms", slow, fast)
+	if slow-fast < 30*time.Millisecond || slow > fast+150*time.Millisecond {
+		t.Errorf("an 80ms RTT link should add about 40ms one way: got %s vs %s", slow, fast)
+	}
+	if err := sb.SetLatency(primary, dr, 80*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := sb.Partition(primary, dr); err != nil {
+		t.Fatal(err)
+	}
+	nextID++
+	g := write(t, db, "t_wan", nextID)
+	if ok, err := replica.WaitForGTID(ctx, gtid.Position{g.Domain: g}, 2*time.Second); err != nil || ok {
+		t.Fatalf("%s crossed a partitioned link (ok=%v err=%v)", g, ok, err)
+	}
+	if err := sb.Heal(primary, dr); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	if ok, err := replica.WaitForGTID(ctx, gtid.Position{g.Domain: g}, 30*time.Second); err != nil || !ok {
+		t.Fatalf("%s did not arrive after heal (ok=%v err=%v)", g, ok, err)
+	}
+	t.Logf("replication resumed %s after heal", time.Since(healed).Round(time.Millisecond))
+}

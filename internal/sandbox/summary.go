@@ -1,0 +1,50 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/meridian-geo/meridian/internal/topology"
+)
+
+// Summary is the short human description printed when the sandbox is ready.
+func Summary(info *Info, t *topology.Topology, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Sandbox ready in %s: %s (%s), %d nodes\n\n", took.Round(100*time.Millisecond), t.Name, t.Architecture, len(info.Nodes))
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "REGION\tLOCATION\tNODE\tCLUSTER\tPORT\tPID\tWRITABLE")
+	layout := t.Layout(time.Now())
+	for _, r := range t.Regions {
+		for _, n := range info.Nodes {
+			if n.Region != r.Name {
+				continue
+			}
+			writable := "read-only"
+			if layout.Writable[n.Name] {
+				writable = "writable"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", r.Name, r.Location, n.Name, n.Cluster, n.Port, n.Pid, writable)
+		}
+	}
+	w.Flush()
+	if len(t.Links) > 0 {
+		b.WriteString("\nWAN links (each cross-region connection goes through a proxy adding half the RTT each way):\n")
+		for _, l := range t.Links {
+			fmt.Fprintf(&b, "  %s <-> %s  %s RTT\n", l.Between[0], l.Between[1], l.RTT.Duration)
+		}
+	}
+	if len(info.Nodes) > 0 {
+		n := info.Nodes[0]
+		fmt.Fprintf(&b, "\nConnect:  mariadb -h %s -P %d -u %s -p'%s'\n", n.Host, n.Port, info.Credentials.User, info.Credentials.Password)
+	}
+	fmt.Fprintf(&b, "Status:   meridian status --sandbox %s\n", strings.TrimSuffix(dirOf(info), "/"))
+	fmt.Fprintf(&b, "Chaos:    meridian sandbox kill|start|partition|heal|latency --dir %s ...\n", dirOf(info))
+	b.WriteString("Ctrl-C stops every process the sandbox started.\n")
+	return b.String()
+}
+
+func dirOf(info *Info) string {
+	return strings.TrimSuffix(info.Control, "/"+controlSocket)
+}

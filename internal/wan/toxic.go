@@ -1,0 +1,110 @@
+package wan
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Shopify/toxiproxy/v2/toxics"
+)
+
+const linkToxicType = "wan_link"
+
+func init() { toxics.Register(linkToxicType, new(linkToxic)) }
+
+// linkState is the live condition of the link between two regions: its
+// one-way delays and whether it is partitioned. Toxics read it per chunk.
+type linkState struct {
+	id          int64
+	up, down    atomic.Int64 // one-way delay in nanoseconds
+	partitioned atomic.Bool
+}
+
+// toxiproxy builds toxics from JSON, so a toxic finds its link's state
+// through this registry by id.
+var (
+	statesMu sync.Mutex
+	states   = map[int64]*linkState{}
+	lastID   int64
+)
+
+func newLinkState() *linkState {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	lastID++
+	st := &linkState{id: lastID}
+	states[st.id] = st
+	return st
+}
+
+func (st *linkState) release() {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	delete(states, st.id)
+}
+
+func lookupState(id int64) *linkState {
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	return states[id]
+}
+
+// setRTT splits a round trip between the two directions in whole
+// milliseconds, so that they add up to rtt.
+func (st *linkState) setRTT(rtt time.Duration) {
+	total := rtt.Round(time.Millisecond)
+	up := time.Duration(total.Milliseconds()/2) * time.Millisecond
+	st.up.Store(int64(up))
+	st.down.Store(int64(total - up))
+}
+
+func (st *linkState) delay(downstream bool) time.Duration {
+	if downstream {
+		return time.Duration(st.down.Load())
+	}
+	return time.Duration(st.up.Load())
+}
+
+// linkToxic delays every chunk by its direction's one-way delay, measured
+// from when the proxy read it, and drops chunks while the link is
+// partitioned (a black hole: the connection stays open, nothing arrives).
+type linkToxic struct {
+	Link       int64 `json:"link"`
+	Downstream bool  `json:"downstream"`
+}
+
+func (t *linkToxic) GetBufferSize() int { return 1024 }
+
+func (t *linkToxic) Pipe(stub *toxics.ToxicStub) {
+	st := lookupState(t.Link)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-stub.Interrupt:
+			return
+		case c := <-stub.Input:
+			if c == nil {
+				stub.Close()
+				return
+			}
+			if st == nil || st.partitioned.Load() {
+				continue
+			}
+			if wait := st.delay(t.Downstream) - time.Since(c.Timestamp); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-stub.Interrupt:
+					stub.Output <- c
+					return
+				}
+			}
+			if st.partitioned.Load() {
+				continue
+			}
+			stub.Output <- c
+		}
+	}
+}
