@@ -77,7 +77,9 @@ func sandboxCommand() *cobra.Command {
 		control("start NODE|REGION", "Restart a stopped node or region", cobra.ExactArgs(1),
 			func(c *sandbox.Control, cmd *cobra.Command, a []string) error { return c.Start(cmd.Context(), a[0]) }),
 		control("partition A B", "Black-hole all traffic between two regions", cobra.ExactArgs(2),
-			func(c *sandbox.Control, cmd *cobra.Command, a []string) error { return c.Partition(cmd.Context(), a[0], a[1]) }),
+			func(c *sandbox.Control, cmd *cobra.Command, a []string) error {
+				return c.Partition(cmd.Context(), a[0], a[1])
+			}),
 		control("heal [A B]", "End the partition between two regions (all partitions without arguments)", cobra.RangeArgs(0, 2),
 			func(c *sandbox.Control, cmd *cobra.Command, a []string) error {
 				if len(a) == 1 {

@@ -294,7 +294,6 @@ func (s *Sandbox) startNode(ctx context.Context, name string, bootstrap bool) er
 	return nil
 }
 
-
 // ensureAdmin creates the account Meridian administers the node with, over
 // the root unix socket and outside the binlog (it is local to every node).
 func (s *Sandbox) ensureAdmin(ctx context.Context, inst *mariadbd.Instance) error {
