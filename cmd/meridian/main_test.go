@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,11 +34,11 @@ func TestMain(m *testing.M) {
 
 // startSandbox runs `meridian sandbox up` as a child process and waits for
 // sandbox.json; the cleanup stops it by pid whatever happens in the test.
-func startSandbox(t *testing.T, dir string) (*exec.Cmd, *sandbox.Info, *bytes.Buffer) {
+func startSandbox(t *testing.T, dir string) (*exec.Cmd, *sandbox.Info, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, "sandbox", "up", "-f", "examples/active-passive.yaml", "--dir", dir, "--fresh")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func startSandbox(t *testing.T, dir string) (*exec.Cmd, *sandbox.Info, *bytes.Bu
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if info, err := sandbox.ReadInfo(dir); err == nil {
-			return cmd, info, &out
+			return cmd, info, out
 		}
 		select {
 		case <-exited:
@@ -66,6 +67,24 @@ func startSandbox(t *testing.T, dir string) (*exec.Cmd, *sandbox.Info, *bytes.Bu
 	}
 	t.Fatalf("sandbox not ready after 2 minutes:\n%s", out.String())
 	return nil, nil, nil
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func alive(pid int) bool {

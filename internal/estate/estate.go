@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 
 	"github.com/meridian-geo/meridian/examples"
 	"github.com/meridian-geo/meridian/internal/provision"
@@ -32,8 +33,17 @@ func LoadTopology(file string) (*topology.Topology, []topology.Warning, error) {
 	}
 	if _, err := os.Stat(file); err != nil && path.Dir(file) == "examples" {
 		if data, ferr := fs.ReadFile(examples.Files, path.Base(file)); ferr == nil {
-			return topology.Parse(file, data)
+			t, warnings, err := topology.Parse(file, data)
+			if t != nil {
+				t.Source = file
+			}
+			return t, warnings, err
 		}
+	}
+	// An absolute Source lets other processes (status, plan --sandbox) find
+	// the file again from any directory.
+	if abs, err := filepath.Abs(file); err == nil {
+		file = abs
 	}
 	return topology.Load(file)
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -273,8 +274,10 @@ func (s *Sandbox) startNode(ctx context.Context, name string, bootstrap bool) er
 			ISTPort:     ports.IST,
 			SSTPort:     ports.SST,
 		}
+		// A new node has no saved Galera state yet; one that ran before must be
+		// marked safe before it may bootstrap the cluster again.
 		if bootstrap {
-			if err := mariadbd.MarkSafeToBootstrap(cfg.Dir); err != nil {
+			if err := mariadbd.MarkSafeToBootstrap(cfg.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("node %s: %w", name, err)
 			}
 		}
