@@ -50,6 +50,8 @@ time_bare() {
   echo "$took"
 }
 
+nodes() { "$bin" validate "examples/$1.yaml" | sed -n 's/.* \([0-9]*\) nodes.*/\1/p'; }
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result
@@ -72,8 +74,8 @@ Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/sandbox-up.sh\` (me
 | what | nodes | ready in | target |
 |---|---|---|---|
 | baseline: one bare \`mariadbd\` (install-db + start) | 1 | $(printf '%.1f' "${result[bare]}") s | — |
-| \`sandbox up -f examples/active-passive.yaml\` | 2 | $(printf '%.1f' "${result[active-passive]}") s | under 10 s |
-| \`sandbox up -f examples/ecommerce.yaml\` (3 × Galera(3)) | 9 | $(printf '%.1f' "${result[ecommerce]}") s | under 60 s |
+| \`sandbox up -f examples/active-passive.yaml\` | $(nodes active-passive) | $(printf '%.1f' "${result[active-passive]}") s | under 10 s |
+| \`sandbox up -f examples/ecommerce.yaml\` (3 × Galera(3)) | $(nodes ecommerce) | $(printf '%.1f' "${result[ecommerce]}") s | under 60 s |
 <!-- sandbox-up:end -->
 MD
 )
