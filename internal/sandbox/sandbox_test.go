@@ -337,3 +337,52 @@ func TestWANLinks(t *testing.T) {
 	}
 	t.Logf("replication resumed %s after heal", time.Since(healed).Round(time.Millisecond))
 }
+
+// TestRestartKeepsData stops a sandbox and starts it again on the same
+// directory without --fresh: data, accounts, ports and replication survive.
+func TestRestartKeepsData(t *testing.T) {
+	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	start := func() *sandbox.Sandbox {
+		sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: dir, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sb.Close() })
+		return sb
+	}
+	first := start()
+	primary := topo.LinkNode(topo.Roles.Primary)
+	db := appDB(t, first, primary)
+	for _, stmt := range []string{"CREATE DATABASE meridian_test", "CREATE TABLE meridian_test.t_keep (id INT PRIMARY KEY, note VARCHAR(20))"} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := write(t, db, "t_keep", 1)
+	firstInfo, _ := first.Info()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := start()
+	secondInfo, _ := second.Info()
+	for _, n := range firstInfo.Nodes {
+		if m, _ := secondInfo.Node(n.Name); m.Port != n.Port {
+			t.Errorf("node %s moved from port %d to %d across a restart", n.Name, n.Port, m.Port)
+		}
+	}
+	dr := adminClient(t, second, topo.LinkNode(topo.Roles.DR))
+	if ok, err := waitLogged(ctx, dr, g, 10*time.Second); err != nil || !ok {
+		t.Fatalf("DR lost %s across a restart (ok=%v err=%v)", g, ok, err)
+	}
+	g2 := write(t, appDB(t, second, primary), "t_keep", 2)
+	if ok, err := waitLogged(ctx, dr, g2, 10*time.Second); err != nil || !ok {
+		t.Fatalf("replication did not resume after a restart: %s missing (ok=%v err=%v)", g2, ok, err)
+	}
+	assertConverged(t, second)
+}
