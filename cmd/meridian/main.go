@@ -38,6 +38,6 @@ func rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand())
+	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand())
 	return root
 }

@@ -20,8 +20,11 @@ func (f *estateFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.sandbox, "sandbox", "", "act on the running sandbox in this directory")
 }
 
-func (f *estateFlags) open() (*estate.Estate, error) {
-	e, err := estate.Open(f.file, f.sandbox)
+func (f *estateFlags) open() (*estate.Estate, error) { return f.openFrom("") }
+
+// openFrom opens the estate for a process placed in region.
+func (f *estateFlags) openFrom(region string) (*estate.Estate, error) {
+	e, err := estate.Open(f.file, f.sandbox, region)
 	if err != nil {
 		return nil, err
 	}

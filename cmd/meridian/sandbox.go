@@ -34,7 +34,7 @@ func sandboxCommand() *cobra.Command {
 				slog.Warn(w.String())
 			}
 			started := time.Now()
-			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh})
+			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh, Controller: true})
 			if err != nil {
 				return err
 			}

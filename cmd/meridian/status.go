@@ -1,49 +1,54 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/status"
 )
 
 func statusCommand() *cobra.Command {
 	var f estateFlags
+	var apiURL string
 	var asJSON bool
 	var watch time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show every node: region, role, writable or read-only, GTID position, replication threads and lag",
-		Args:  cobra.NoArgs,
+		Long: "Probes the estate once (-f FILE or --sandbox DIR), or reads a running controller's view (--api URL).\n" +
+			"--watch refreshes until Ctrl-C.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := f.open()
+			snapshot, err := snapshotSource(&f, apiURL)
 			if err != nil {
 				return err
 			}
-			color := isatty.IsTerminal(os.Stdout.Fd())
+			color := !asJSON && isatty.IsTerminal(os.Stdout.Fd())
 			for {
-				observed, err := provision.Observe(cmd.Context(), e.Topology, e.Endpoints, e.Credentials)
+				s, err := snapshot(cmd.Context())
 				if err != nil {
 					return err
 				}
-				report := status.Build(e.Topology, time.Now(), observed)
 				if asJSON {
 					enc := json.NewEncoder(os.Stdout)
 					enc.SetIndent("", "  ")
-					if err := enc.Encode(report); err != nil {
+					if err := enc.Encode(s); err != nil {
 						return err
 					}
 				} else {
 					if watch > 0 && color {
 						fmt.Print("\x1b[H\x1b[2J")
 					}
-					fmt.Print(report.Table(color))
+					fmt.Print(status.Table(s, color))
 				}
 				if watch <= 0 {
 					return nil
@@ -57,7 +62,43 @@ func statusCommand() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&apiURL, "api", "", "read the view of a running controller (its base URL)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
 	cmd.Flags().DurationVar(&watch, "watch", 0, "refresh every interval (e.g. 2s) until Ctrl-C")
 	return cmd
+}
+
+// snapshotSource returns how status gets each snapshot: from a controller's
+// API, or by probing the estate once itself.
+func snapshotSource(f *estateFlags, apiURL string) (func(context.Context) (monitor.Snapshot, error), error) {
+	if apiURL != "" {
+		url := strings.TrimSuffix(apiURL, "/") + "/api/v1/topology"
+		client := &http.Client{Timeout: 5 * time.Second}
+		return func(ctx context.Context) (monitor.Snapshot, error) {
+			var s monitor.Snapshot
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return s, err
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				return s, fmt.Errorf("read %s: %w", url, err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return s, fmt.Errorf("read %s: %s", url, resp.Status)
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+				return s, fmt.Errorf("decode %s: %w", url, err)
+			}
+			return s, nil
+		}, nil
+	}
+	e, err := f.open()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) (monitor.Snapshot, error) {
+		return monitor.ProbeOnce(ctx, monitor.Config{Topology: e.Topology, Endpoints: e.Endpoints, Region: e.Region})
+	}, nil
 }

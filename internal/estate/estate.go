@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"time"
 
 	"github.com/meridian-geo/meridian/examples"
 	"github.com/meridian-geo/meridian/internal/provision"
@@ -22,6 +23,18 @@ type Estate struct {
 	Endpoints   provision.Endpoints
 	Credentials provision.Credentials
 	Warnings    []topology.Warning
+	// Region is where the acting process is placed; its connections to other
+	// regions cross the WAN (through the sandbox's link proxies).
+	Region string
+}
+
+// DefaultRegion is where a controller goes when not told: the region that
+// takes writes now, or else the first region.
+func DefaultRegion(t *topology.Topology, now time.Time) string {
+	if r := t.PrimaryRegionAt(now); r != "" {
+		return r
+	}
+	return t.Regions[0].Name
 }
 
 // LoadTopology reads a topology file; an empty path means the embedded
@@ -48,12 +61,13 @@ func LoadTopology(file string) (*topology.Topology, []topology.Warning, error) {
 	return topology.Load(file)
 }
 
-// Open returns the estate a command acts on: the running sandbox in
-// sandboxDir when given (its topology unless file overrides it), otherwise
-// the real servers that file describes.
-func Open(file, sandboxDir string) (*Estate, error) {
+// Open returns the estate a command acts on, for a process placed in region
+// ("" for DefaultRegion): the running sandbox in sandboxDir when given (its
+// topology unless file overrides it), where connections to other regions go
+// through the WAN link proxies; otherwise the real servers file describes.
+func Open(file, sandboxDir, region string) (*Estate, error) {
 	if sandboxDir != "" {
-		return openSandbox(file, sandboxDir)
+		return openSandbox(file, sandboxDir, region)
 	}
 	if file == "" {
 		return nil, fmt.Errorf("no topology: give -f FILE (or --sandbox DIR for a running sandbox)")
@@ -70,10 +84,16 @@ func Open(file, sandboxDir string) (*Estate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings}, nil
+	if region == "" {
+		region = DefaultRegion(t, time.Now())
+	}
+	if _, ok := t.Region(region); !ok {
+		return nil, fmt.Errorf("--region %q is not a region of %s", region, file)
+	}
+	return &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings, Region: region}, nil
 }
 
-func openSandbox(file, dir string) (*Estate, error) {
+func openSandbox(file, dir, region string) (*Estate, error) {
 	info, err := sandbox.ReadInfo(dir)
 	if err != nil {
 		return nil, err
@@ -85,9 +105,21 @@ func openSandbox(file, dir string) (*Estate, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t, err = sandbox.Adapt(t, dir); err != nil {
+		return nil, err
+	}
 	creds, err := provision.ReadCredentialsFile(info.AdminCredentials)
 	if err != nil {
 		return nil, err
 	}
-	return &Estate{Topology: t, Endpoints: sandbox.Endpoints(info, t, creds), Credentials: creds, Warnings: warnings}, nil
+	if region == "" {
+		region = DefaultRegion(t, time.Now())
+	}
+	if _, ok := t.Region(region); !ok {
+		return nil, fmt.Errorf("--region %q is not a region of %s", region, file)
+	}
+	// Like every process of the estate, this one sits in a region and
+	// reaches the others across the WAN links.
+	ep := sandbox.EndpointsFrom(info, t, creds, region)
+	return &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings, Region: region}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 // managedAccount is an account Meridian creates on every node.
@@ -13,13 +15,42 @@ type managedAccount struct {
 	role       string // "replication" or "app", as in the credentials file
 	account    func(Credentials) Account
 	privileges []string // on *.*
+	// replicasLogIn marks the account replicas connect with: it requires TLS
+	// exactly when the topology sets replication.tls.
+	replicasLogIn bool
+}
+
+// require is the account's REQUIRE clause in t, "" when Meridian leaves it
+// to the operator. With replication.tls set, REQUIRE SSL makes the source
+// refuse a replica that tries to log in unencrypted, so a replica whose TLS
+// settings were lost stops with an error instead of replicating in clear
+// text; without it, the source must accept replicas that use no TLS.
+func (m managedAccount) require(t *topology.Topology) string {
+	switch {
+	case !m.replicasLogIn:
+		return ""
+	case t.Replication.TLS != nil:
+		return "SSL"
+	}
+	return "NONE"
+}
+
+// sslTypes are the REQUIRE clauses by mysql.global_priv's ssl_type.
+var sslTypes = []string{"NONE", "SSL", "X509", "ISSUER/SUBJECT/CIPHER"}
+
+// requireClause names the REQUIRE clause of ssl_type.
+func requireClause(sslType int64) string {
+	if sslType >= 0 && sslType < int64(len(sslTypes)) {
+		return sslTypes[sslType]
+	}
+	return fmt.Sprintf("ssl_type %d", sslType)
 }
 
 var managedAccounts = []managedAccount{
 	// Replicas log in with it. In MariaDB 10.11 REPLICATION SLAVE alone lets a
 	// replica register and stream the binlog with GTIDs (checked by the
 	// integration test); BINLOG MONITOR would only add SHOW MASTER STATUS.
-	{"replication", func(c Credentials) Account { return c.Replication }, []string{"REPLICATION SLAVE"}},
+	{"replication", func(c Credentials) Account { return c.Replication }, []string{"REPLICATION SLAVE"}, true},
 	// The application's account: data and schema work, nothing
 	// administrative. Without SUPER and READ_ONLY ADMIN, read_only really
 	// refuses it, which is what fences a demoted primary.
@@ -27,7 +58,7 @@ var managedAccounts = []managedAccount{
 		"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "INDEX", "ALTER",
 		"CREATE TEMPORARY TABLES", "LOCK TABLES", "EXECUTE", "CREATE VIEW", "SHOW VIEW",
 		"CREATE ROUTINE", "ALTER ROUTINE", "TRIGGER", "EVENT",
-	}},
+	}, false},
 }
 
 // checkAccounts refuses credentials whose accounts would overwrite each

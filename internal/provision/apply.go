@@ -125,7 +125,7 @@ func applyChange(ctx context.Context, t *topology.Topology, c *node.Client, cred
 			return withReplicationStopped(ctx, c, func() error { return c.SetGlobal(ctx, s.name, s.value) })
 		}
 		return c.SetGlobal(ctx, s.name, s.value)
-	case KindCreateUser, KindPassword, KindGrant:
+	case KindCreateUser, KindPassword, KindGrant, KindAccountTLS:
 		return c.ExecLocal(ctx, accountStatements(change, creds)...)
 	case KindReadOnly:
 		return c.SetReadOnly(ctx, change.readOnly)
@@ -161,9 +161,16 @@ func accountStatements(change Change, creds Credentials) []string {
 	var stmts []string
 	switch change.Kind {
 	case KindCreateUser:
-		stmts = append(stmts, "CREATE USER IF NOT EXISTS "+who+" IDENTIFIED BY "+node.QuoteString(acct.Password))
+		create := "CREATE USER IF NOT EXISTS " + who + " IDENTIFIED BY " + node.QuoteString(acct.Password)
+		if a.require != "" {
+			create += " REQUIRE " + a.require
+		}
+		stmts = append(stmts, create)
 	case KindPassword:
+		// ALTER USER changes only what it names: the REQUIRE clause stays.
 		stmts = append(stmts, "ALTER USER "+who+" IDENTIFIED BY "+node.QuoteString(acct.Password))
+	case KindAccountTLS:
+		stmts = append(stmts, "ALTER USER "+who+" REQUIRE "+a.require)
 	}
 	if a.revokeAll {
 		stmts = append(stmts, "REVOKE ALL PRIVILEGES, GRANT OPTION FROM "+who)

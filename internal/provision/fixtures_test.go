@@ -162,9 +162,14 @@ func converged(topo *topology.Topology, now time.Time) Observed {
 		}
 		for _, m := range managedAccounts {
 			a := m.account(testCreds)
+			require := m.require(topo)
+			if require == "" {
+				require = "NONE"
+			}
 			st.Accounts[a.User] = AccountState{
 				Plugin:     "mysql_native_password",
 				AuthString: nativePasswordHash(a.Password),
+				Require:    require,
 				Grants:     []string{grantLine(a.User, a.Password, m.privileges...)},
 			}
 		}

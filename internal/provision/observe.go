@@ -54,11 +54,12 @@ type Variable struct {
 	NeedRestart bool
 }
 
-// AccountState is an existing account: its authentication and the lines of
-// SHOW GRANTS.
+// AccountState is an existing account: its authentication, its REQUIRE
+// clause ("NONE", "SSL", "X509", ...) and the lines of SHOW GRANTS.
 type AccountState struct {
 	Plugin     string
 	AuthString string
+	Require    string
 	Grants     []string
 }
 
@@ -187,20 +188,22 @@ func readVariables(ctx context.Context, c *node.Client, names []string) (map[str
 	return vars, nil
 }
 
-// readAccount reads user@'%': its authentication from mysql.global_priv and
-// its privileges from SHOW GRANTS.
+// readAccount reads user@'%': its authentication and REQUIRE clause from
+// mysql.global_priv and its privileges from SHOW GRANTS.
 func readAccount(ctx context.Context, c *node.Client, user string) (AccountState, bool, error) {
 	var plugin, auth sql.NullString
+	var sslType sql.NullInt64 // absent from accounts written by old versions: no requirement
 	err := c.DB().QueryRowContext(ctx,
-		"SELECT JSON_VALUE(Priv, '$.plugin'), JSON_VALUE(Priv, '$.authentication_string') FROM mysql.global_priv WHERE User = ? AND Host = ?",
-		user, accountHost).Scan(&plugin, &auth)
+		"SELECT JSON_VALUE(Priv, '$.plugin'), JSON_VALUE(Priv, '$.authentication_string'), JSON_VALUE(Priv, '$.ssl_type') "+
+			"FROM mysql.global_priv WHERE User = ? AND Host = ?",
+		user, accountHost).Scan(&plugin, &auth, &sslType)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return AccountState{}, false, nil
 	case err != nil:
 		return AccountState{}, false, fmt.Errorf("node %s: read account %s: %w", c.Name(), accountName(user), err)
 	}
-	acct := AccountState{Plugin: plugin.String, AuthString: auth.String}
+	acct := AccountState{Plugin: plugin.String, AuthString: auth.String, Require: requireClause(sslType.Int64)}
 	rows, err := c.DB().QueryContext(ctx, "SHOW GRANTS FOR "+accountName(user))
 	if err != nil {
 		return AccountState{}, false, fmt.Errorf("node %s: SHOW GRANTS FOR %s: %w", c.Name(), accountName(user), err)

@@ -22,6 +22,7 @@ const (
 	KindCreateUser    = "create-user"    // CREATE USER and its grants
 	KindPassword      = "password"       // the account's password differs from the credentials
 	KindGrant         = "grant"          // the account lacks privileges or holds others
+	KindAccountTLS    = "account-tls"    // the account's REQUIRE clause does not follow replication.tls
 	KindReadOnly      = "read-only"      // flip read_only
 	KindRemoveChannel = "remove-channel" // a connection the layout does not have
 	KindChangeChannel = "change-channel" // a connection configured differently from the layout
@@ -54,6 +55,7 @@ type accountChange struct {
 	role       string   // which credentials: "replication" or "app"
 	privileges []string // to grant on *.*
 	revokeAll  bool     // revoke every privilege first: the account holds some it must not
+	require    string   // the REQUIRE clause to give the account; "" leaves it
 }
 
 type channelChange struct {
@@ -70,6 +72,11 @@ type channelChange struct {
 // topology.
 type Plan struct {
 	Changes []Change
+	// Failing lists replication connections configured as the topology
+	// wants that cannot reach or log in to their source (the network, the
+	// source, or its certificate): no change fixes them, so the plan can be
+	// empty while they are broken. The server retries them on its own.
+	Failing []string
 	nodes   []string // the topology's node order, for String
 }
 
@@ -80,7 +87,7 @@ func (p Plan) Empty() bool { return len(p.Changes) == 0 }
 // ~ change, - remove, ! needs a restart.
 func (p Plan) String() string {
 	if p.Empty() {
-		return "No changes. The estate matches the topology.\n"
+		return "No changes. The estate matches the topology.\n" + p.failingString()
 	}
 	byNode := map[string][]Change{}
 	nodes := slices.Clone(p.nodes)
@@ -106,6 +113,18 @@ func (p Plan) String() string {
 	}
 	fmt.Fprintf(&b, "Plan: %d to create, %d to change, %d to remove, %d needing a restart.\n",
 		counts["+"], counts["~"], counts["-"], counts["!"])
+	return b.String() + p.failingString()
+}
+
+func (p Plan) failingString() string {
+	if len(p.Failing) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nFailing, with nothing to change (the server keeps retrying):\n")
+	for _, f := range p.Failing {
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
 	return b.String()
 }
 
@@ -128,7 +147,7 @@ func (c Change) rank() int {
 	switch c.Kind {
 	case KindSetting:
 		return 0
-	case KindCreateUser, KindPassword, KindGrant:
+	case KindCreateUser, KindPassword, KindGrant, KindAccountTLS:
 		return 1
 	case KindReadOnly:
 		if c.readOnly {
@@ -164,6 +183,7 @@ func Diff(t *topology.Topology, now time.Time, ep Endpoints, creds Credentials, 
 	overrides, _ := ep.(SettingOverrides)
 	names := nodeNames(t)
 	var changes []Change
+	var failing []string
 	var problems []error
 	for _, name := range names {
 		st, ok := obs.Nodes[name]
@@ -184,16 +204,17 @@ func Diff(t *topology.Topology, now time.Time, ep Endpoints, creds Credentials, 
 			problems = append(problems, err)
 		}
 		changes = append(changes, settings...)
-		changes = append(changes, diffAccounts(name, st, creds)...)
+		changes = append(changes, diffAccounts(t, name, st, creds)...)
 		changes = append(changes, diffReadOnly(t, name, st, layout)...)
-		channels, err := diffChannels(t, name, st, layout, ep, creds, obs)
+		channels, broken, err := diffChannels(t, name, st, layout, ep, creds, obs)
 		if err != nil {
 			problems = append(problems, err)
 		}
 		changes = append(changes, channels...)
+		failing = append(failing, broken...)
 	}
 	slices.SortStableFunc(changes, func(a, b Change) int { return a.rank() - b.rank() })
-	return Plan{Changes: changes, nodes: names}, errors.Join(problems...)
+	return Plan{Changes: changes, Failing: failing, nodes: names}, errors.Join(problems...)
 }
 
 func diffSettings(t *topology.Topology, name string, st NodeState, override map[string]string) ([]Change, error) {
@@ -215,12 +236,16 @@ func diffSettings(t *topology.Topology, name string, st NodeState, override map[
 		if s.kind.same(want, have.Value) {
 			continue
 		}
+		now := have.Value
+		if now == "" {
+			now = "unset"
+		}
 		c := Change{Node: name, Kind: KindSetting, NeedsRestart: have.NeedRestart}
 		if have.NeedRestart {
 			c.Summary = fmt.Sprintf("%s = %s on %s (now %s): the server cannot change it live; install %s and restart",
-				s.name, s.value, name, have.Value, FragmentPath)
+				s.name, s.value, name, now, FragmentPath)
 		} else {
-			c.Summary = fmt.Sprintf("set %s = %s on %s (now %s)", s.name, want, name, have.Value)
+			c.Summary = fmt.Sprintf("set %s = %s on %s (now %s)", s.name, want, name, now)
 			c.setting = &settingChange{name: s.name, value: s.kind.sqlValue(want)}
 		}
 		changes = append(changes, c)
@@ -228,16 +253,20 @@ func diffSettings(t *topology.Topology, name string, st NodeState, override map[
 	return changes, errors.Join(problems...)
 }
 
-func diffAccounts(name string, st NodeState, creds Credentials) []Change {
+func diffAccounts(t *topology.Topology, name string, st NodeState, creds Credentials) []Change {
 	var changes []Change
 	for _, m := range managedAccounts {
 		acct := m.account(creds)
 		who := accountName(acct.User)
+		require := m.require(t)
 		have, exists := st.Accounts[acct.User]
 		if !exists {
-			changes = append(changes, Change{Node: name, Kind: KindCreateUser,
-				Summary: fmt.Sprintf("create user %s on %s with %s on *.*", who, name, strings.Join(m.privileges, ", ")),
-				account: &accountChange{role: m.role, privileges: m.privileges}})
+			summary := fmt.Sprintf("create user %s on %s with %s on *.*", who, name, strings.Join(m.privileges, ", "))
+			if require == "SSL" {
+				summary += ", requiring SSL"
+			}
+			changes = append(changes, Change{Node: name, Kind: KindCreateUser, Summary: summary,
+				account: &accountChange{role: m.role, privileges: m.privileges, require: require}})
 			continue
 		}
 		if have.Plugin != "mysql_native_password" || have.AuthString != nativePasswordHash(acct.Password) {
@@ -257,6 +286,15 @@ func diffAccounts(name string, st NodeState, creds Credentials) []Change {
 				Summary: fmt.Sprintf("grant %s on *.* to %s on %s", strings.Join(missing, ", "), who, name),
 				account: &accountChange{role: m.role, privileges: missing}})
 		}
+		if require != "" && have.Require != require {
+			why := "replication.tls is set: a replica must never log in unencrypted"
+			if require == "NONE" {
+				why = "replication.tls is not set: replicas log in without TLS"
+			}
+			changes = append(changes, Change{Node: name, Kind: KindAccountTLS,
+				Summary: fmt.Sprintf("make %s on %s REQUIRE %s (now %s): %s", who, name, require, have.Require, why),
+				account: &accountChange{role: m.role, require: require}})
+		}
 	}
 	return changes
 }
@@ -274,9 +312,12 @@ func diffReadOnly(t *topology.Topology, name string, st NodeState, layout topolo
 		Summary: fmt.Sprintf("set read_only = %s on %s: %s", onOff(want), name, why)}}
 }
 
+// diffChannels plans the node's replication connections. It also returns,
+// as failing, the wanted connections that need no change but cannot connect.
 func diffChannels(t *topology.Topology, name string, st NodeState, layout topology.Layout,
-	ep Endpoints, creds Credentials, obs Observed) ([]Change, error) {
+	ep Endpoints, creds Credentials, obs Observed) ([]Change, []string, error) {
 	var changes []Change
+	var failing []string
 	var problems []error
 	wanted := map[string]bool{}
 	for _, ch := range layout.Channels {
@@ -294,8 +335,11 @@ func diffChannels(t *topology.Topology, name string, st NodeState, layout topolo
 		if exists {
 			diffs = channelDiffs(src, have, t.Replication.ParallelMode, st.ParallelModes[have.Connection])
 			if len(diffs) == 0 {
-				if have.IORunning == "No" || !have.SQLRunning {
+				switch {
+				case have.IORunning == "No" || !have.SQLRunning:
 					changes = append(changes, startChange(name, have))
+				case have.IORunning != "Yes" && have.LastIOErrno != 0:
+					failing = append(failing, connectionFailure(name, ch.Source, src, have))
 				}
 				continue
 			}
@@ -327,7 +371,25 @@ func diffChannels(t *topology.Topology, name string, st NodeState, layout topolo
 					r.Connection, name, hostPort(r.SourceHost, r.SourcePort), t.Architecture)})
 		}
 	}
-	return changes, errors.Join(problems...)
+	return changes, failing, errors.Join(problems...)
+}
+
+// errSSLConnection is CR_SSL_CONNECTION_ERROR: the replica could not set up
+// TLS with its source.
+const errSSLConnection = 2026
+
+// connectionFailure describes a wanted connection that cannot connect.
+func connectionFailure(name, source string, want node.SourceConfig, have node.ReplicaStatus) string {
+	msg := fmt.Sprintf("%s: replication connection '%s' from %s at %s cannot connect: error %d: %s",
+		name, have.Connection, source, hostPort(have.SourceHost, have.SourcePort), have.LastIOErrno, have.LastIOError)
+	if have.LastIOErrno == errSSLConnection {
+		msg += fmt.Sprintf(" (check that %s serves TLS with a certificate signed by the authority in replication.tls.ca", source)
+		if want.SSLVerifyServerCert {
+			msg += fmt.Sprintf(" and issued for %s, the host the replica connects to", want.Host)
+		}
+		msg += ")"
+	}
+	return msg
 }
 
 func startChange(name string, r node.ReplicaStatus) Change {

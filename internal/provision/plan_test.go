@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 // brief is one change as a test expects it: node, kind and a piece of its summary.
@@ -145,7 +146,7 @@ func TestDiffDrift(t *testing.T) {
 			st.Accounts["repl"] = a
 		}), []brief{{"eu-1", KindPassword, "set the password of 'repl'@'%'"}}, false},
 		{"privilege missing", edit(base, "eu-1", func(st *NodeState) {
-			st.Accounts["repl"] = AccountState{Plugin: "mysql_native_password", AuthString: nativePasswordHash("repl-secret"),
+			st.Accounts["repl"] = AccountState{Plugin: "mysql_native_password", AuthString: nativePasswordHash("repl-secret"), Require: "NONE",
 				Grants: []string{"GRANT USAGE ON *.* TO `repl`@`%` IDENTIFIED BY PASSWORD 'x'"}}
 		}), []brief{{"eu-1", KindGrant, "grant REPLICATION SLAVE on *.* to 'repl'@'%' on eu-1"}}, false},
 		{"privilege too many", edit(base, "eu-1", func(st *NodeState) {
@@ -441,6 +442,9 @@ func TestValueKinds(t *testing.T) {
 		{sizeValue, "1G", "1073741823", false},
 		{wordValue, "ROW", "row", true},
 		{wordValue, "optimistic", "conservative", false},
+		{pathValue, "/etc/ssl/ca.pem", "/etc/ssl/ca.pem", true},
+		{pathValue, "/etc/ssl/ca.pem", "/etc/ssl/CA.pem", false},
+		{pathValue, "/etc/ssl/ca.pem", "", false},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.same(tt.want, tt.got); got != tt.same {
@@ -449,5 +453,104 @@ func TestValueKinds(t *testing.T) {
 	}
 	if got := sizeValue.sqlValue("1G"); got != "1073741824" {
 		t.Errorf("sqlValue(1G) = %s", got)
+	}
+}
+
+// With replication.tls, the replication account requires SSL and the
+// servers present the topology's certificate; without it, the account
+// requires nothing. The application account's REQUIRE clause is not
+// Meridian's.
+func TestDiffReplicationTLS(t *testing.T) {
+	withTLS := parseTopology(t, galeraYAML)
+	plain := parseTopology(t, activePassiveYAML)
+	account := func(user, require string) func(*NodeState) {
+		return func(st *NodeState) {
+			a := st.Accounts[user]
+			a.Require = require
+			st.Accounts[user] = a
+		}
+	}
+	replica := func(fn func(*node.ReplicaStatus)) func(*NodeState) {
+		return func(st *NodeState) { fn(&st.Replicas[0]) }
+	}
+	tests := []struct {
+		name    string
+		topo    *topology.Topology
+		obs     Observed
+		want    []brief
+		failing string
+	}{
+		{"plaintext account", withTLS, edit(converged(withTLS, noon), "eu-1", account("repl", "NONE")),
+			[]brief{{"eu-1", KindAccountTLS, "make 'repl'@'%' on eu-1 REQUIRE SSL (now NONE): replication.tls is set"}}, ""},
+		{"stricter account", withTLS, edit(converged(withTLS, noon), "us-1", account("repl", "X509")),
+			[]brief{{"us-1", KindAccountTLS, "make 'repl'@'%' on us-1 REQUIRE SSL (now X509)"}}, ""},
+		{"tls dropped", plain, edit(converged(plain, noon), "eu-1", account("repl", "SSL")),
+			[]brief{{"eu-1", KindAccountTLS, "make 'repl'@'%' on eu-1 REQUIRE NONE (now SSL): replication.tls is not set"}}, ""},
+		{"application account", withTLS, edit(converged(withTLS, noon), "eu-1", account("app", "SSL")), nil, ""},
+		{"server certificate", withTLS, edit(converged(withTLS, noon), "eu-3", func(st *NodeState) {
+			st.Variables["ssl_cert"] = Variable{Value: "", NeedRestart: true}
+		}), []brief{{"eu-3", KindSetting, "ssl_cert = /etc/mysql/ssl/client.pem on eu-3 (now unset): the server cannot change it live"}}, ""},
+		{"unverified source", withTLS, edit(converged(withTLS, noon), "us-1", replica(func(r *node.ReplicaStatus) { r.SSLVerifyServerCert = false })),
+			[]brief{{"us-1", KindChangeChannel, "ssl_verify_server_cert No → Yes"}}, ""},
+		{"other files", withTLS, edit(converged(withTLS, noon), "us-1", replica(func(r *node.ReplicaStatus) { r.SSLKey = "/tmp/k.pem" })),
+			[]brief{{"us-1", KindChangeChannel, `ssl files ["/etc/mysql/ssl/ca.pem" "/etc/mysql/ssl/client.pem" "/tmp/k.pem"] → ["/etc/mysql/ssl/ca.pem" "/etc/mysql/ssl/client.pem" "/etc/mysql/ssl/client.key"]`}}, ""},
+		{"no tls on the connection", withTLS, edit(converged(withTLS, noon), "us-1", replica(func(r *node.ReplicaStatus) {
+			r.SSL, r.SSLCA, r.SSLCert, r.SSLKey, r.SSLVerifyServerCert = false, "", "", "", false
+		})), []brief{{"us-1", KindChangeChannel, "ssl No → Yes; ssl files"}}, ""},
+		{"certificate refused", withTLS, edit(converged(withTLS, noon), "us-1", replica(func(r *node.ReplicaStatus) {
+			r.IORunning, r.LastIOErrno, r.LastIOError = "Connecting", 2026, "error connecting to master: SSL connection error: SSL certificate validation failure"
+		})), nil, "us-1: replication connection 'eu' from eu-1 at 127.0.0.1:20101 cannot connect: error 2026: error connecting to master: SSL connection error: SSL certificate validation failure " +
+			"(check that eu-1 serves TLS with a certificate signed by the authority in replication.tls.ca and issued for 127.0.0.1, the host the replica connects to)"},
+		{"source down", withTLS, edit(converged(withTLS, noon), "us-1", replica(func(r *node.ReplicaStatus) {
+			r.IORunning, r.LastIOErrno, r.LastIOError = "Connecting", 2003, "Can't connect"
+		})), nil, "us-1: replication connection 'eu' from eu-1 at 127.0.0.1:20101 cannot connect: error 2003: Can't connect"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Diff(tt.topo, noon, fakeEndpoints{tt.topo}, testCreds, tt.obs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPlan(t, p, tt.want)
+			switch {
+			case tt.failing == "" && len(p.Failing) > 0:
+				t.Errorf("failing connections %q, want none", p.Failing)
+			case tt.failing != "" && (len(p.Failing) != 1 || p.Failing[0] != tt.failing):
+				t.Errorf("failing connections %q, want %q", p.Failing, tt.failing)
+			case tt.failing != "" && !strings.Contains(p.String(), "\nFailing, with nothing to change (the server keeps retrying):\n  "+tt.failing+"\n"):
+				t.Errorf("String() does not show the failing connection:\n%s", p)
+			}
+		})
+	}
+}
+
+func TestAccountStatements(t *testing.T) {
+	withTLS := parseTopology(t, galeraYAML)
+	p, err := Diff(withTLS, noon, fakeEndpoints{withTLS}, testCreds,
+		edit(fresh(withTLS, noon), "eu-1", func(st *NodeState) {
+			st.Accounts["app"] = AccountState{Plugin: "mysql_native_password", AuthString: nativePasswordHash("old"),
+				Require: "NONE", Grants: []string{grantLine("app", "old", "SELECT")}}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Changes {
+		if c.Node == "eu-1" && c.account != nil {
+			got = append(got, accountStatements(c, testCreds)...)
+		}
+	}
+	want := []string{
+		"CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl-secret' REQUIRE SSL",
+		"GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%'",
+		"ALTER USER 'app'@'%' IDENTIFIED BY 'app-secret'",
+		"GRANT INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, TRIGGER, EVENT ON *.* TO 'app'@'%'",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("statements:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	drop := Change{Kind: KindAccountTLS, account: &accountChange{role: "replication", require: "NONE"}}
+	if got := accountStatements(drop, testCreds); !slices.Equal(got, []string{"ALTER USER 'repl'@'%' REQUIRE NONE"}) {
+		t.Errorf("statements of %s: %q", KindAccountTLS, got)
 	}
 }

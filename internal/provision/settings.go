@@ -121,6 +121,35 @@ func nodeSettings(t *topology.Topology, nodeName string) []setting {
 		s = append(s, setting{name: "slave_compressed_protocol", value: "ON", kind: boolValue,
 			reason: "compress the replication stream: WAN bandwidth is dearer than CPU."})
 	}
+	if rep.TLS != nil {
+		s = append(s, tlsSettings(rep.TLS)...)
+	}
+	return s
+}
+
+// tlsSettings make the node a TLS server for its replicas, from the files
+// replication.tls names for the replica side. Every node is a source and a
+// replica (any can be promoted), so one set serves both ends of a link: the
+// node presents the same certificate to its replicas and to its source. The
+// paths are the same on every host, not the contents: each host holds its
+// own certificate there. Without cert and key the server's certificate is
+// left to the operator, and only the authority is set.
+func tlsSettings(tls *topology.TLS) []setting {
+	var s []setting
+	if tls.CA != "" {
+		s = append(s, setting{name: "ssl_ca", value: tls.CA, kind: pathValue,
+			reason: "the authority of the estate's certificates (replication.tls.ca): the server checks the certificates replicas present against it, as replicas check this server's."})
+	}
+	if tls.Cert != "" {
+		s = append(s,
+			setting{name: "ssl_cert", value: tls.Cert, kind: pathValue,
+				reason: "the certificate this server presents to its replicas: replication.tls.cert, which it also presents to its own source, since every node is both. " +
+					"Each host keeps its own at this path, issued for the names replicas reach it by (verify_server_cert checks them) and valid for both server and client authentication."},
+			setting{name: "ssl_key", value: tls.Key, kind: pathValue,
+				reason: "the private key of ssl_cert (replication.tls.key), readable by the server's user only. " +
+					"A server that cannot read one of these files refuses to start."},
+		)
+	}
 	return s
 }
 

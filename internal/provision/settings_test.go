@@ -21,12 +21,13 @@ func TestServerSettings(t *testing.T) {
 			"innodb_flush_log_at_trx_commit": "1", "expire_logs_days": "7", "max_binlog_size": "1G",
 			"slave_net_timeout": "120", "master_retry_count": "86400", "slave_parallel_threads": "4",
 			"slave_parallel_mode": "optimistic", "read_only": "OFF",
-		}, []string{"slave_compressed_protocol", "wsrep_gtid_mode", "super_read_only"}},
+		}, []string{"slave_compressed_protocol", "wsrep_gtid_mode", "super_read_only", "ssl_ca", "ssl_cert", "ssl_key"}},
 		{"replica", activePassiveYAML, "eu-2", map[string]string{"server_id": "102", "gtid_domain_id": "1", "read_only": "ON"}, nil},
 		{"dr", activePassiveYAML, "us-1", map[string]string{"server_id": "201", "gtid_domain_id": "2", "read_only": "ON"}, nil},
 		{"galera", galeraYAML, "eu-2", map[string]string{
 			"server_id": "102", "gtid_domain_id": "1002", "wsrep_gtid_mode": "ON", "wsrep_gtid_domain_id": "1",
 			"read_only": "OFF", "slave_compressed_protocol": "ON",
+			"ssl_ca": "/etc/mysql/ssl/ca.pem", "ssl_cert": "/etc/mysql/ssl/client.pem", "ssl_key": "/etc/mysql/ssl/client.key",
 		}, nil},
 	}
 	for _, tt := range tests {

@@ -15,6 +15,7 @@ const (
 	numberValue                  // "7" equals "7.000000"
 	boolValue                    // ON/OFF, 1/0, TRUE/FALSE, YES/NO
 	sizeValue                    // bytes with an optional K/M/G/T suffix
+	pathValue                    // a file name, compared exactly
 )
 
 // same reports whether the server's value got is the wanted value.
@@ -32,6 +33,8 @@ func (k valueKind) same(want, got string) bool {
 		w, ok1 := parseSize(want)
 		g, ok2 := parseSize(got)
 		return ok1 && ok2 && w == g
+	case pathValue:
+		return want == got
 	default:
 		return strings.EqualFold(strings.TrimSpace(want), strings.TrimSpace(got))
 	}

@@ -24,18 +24,35 @@ type infoEndpoints struct {
 	info  *Info
 	topo  *topology.Topology
 	admin provision.Account
+	// from is the region Meridian itself is placed in ("" for nowhere:
+	// direct connections).
+	from string
 }
 
-// Endpoints returns how to reach the nodes of the sandbox described by info.
+// Endpoints returns how to reach the nodes of the sandbox described by info,
+// connecting directly.
 func Endpoints(info *Info, t *topology.Topology, creds provision.Credentials) provision.Endpoints {
 	return infoEndpoints{info: info, topo: t, admin: creds.Admin}
 }
 
+// EndpointsFrom is Endpoints for a process placed in region: its
+// connections to nodes of other regions cross the WAN links like any
+// client's.
+func EndpointsFrom(info *Info, t *topology.Topology, creds provision.Credentials, region string) provision.Endpoints {
+	return infoEndpoints{info: info, topo: t, admin: creds.Admin, from: region}
+}
+
 func (e infoEndpoints) Admin(name string) node.Endpoint {
 	n, _ := e.info.Node(name)
+	addr := net.JoinHostPort(n.Host, strconv.Itoa(n.Port))
+	if e.from != "" && e.from != n.Region {
+		if routed, ok := e.info.Route(e.from, name); ok {
+			addr = routed
+		}
+	}
 	return node.Endpoint{
 		Name:     name,
-		Addr:     net.JoinHostPort(n.Host, strconv.Itoa(n.Port)),
+		Addr:     addr,
 		User:     e.admin.User,
 		Password: e.admin.Password,
 		Timeout:  3 * time.Second,

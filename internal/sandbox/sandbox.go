@@ -20,7 +20,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/mariadbd"
+	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/topology"
@@ -45,6 +47,9 @@ type Options struct {
 	Logger       *slog.Logger
 	// Now is the clock used to choose the follow-the-sun primary (default time.Now).
 	Now func() time.Time
+	// Controller starts a controller (monitor, API, metrics, web page) placed
+	// in the region that takes writes now, and publishes its URL as "api".
+	Controller bool
 }
 
 // Sandbox is a running local estate.
@@ -58,10 +63,11 @@ type Sandbox struct {
 	now   func() time.Time
 	ports map[string]nodePorts
 
-	mu        sync.Mutex
-	instances map[string]*mariadbd.Instance
-	control   *controlServer
-	closed    bool
+	mu         sync.Mutex
+	instances  map[string]*mariadbd.Instance
+	control    *controlServer
+	controller *controller.Controller
+	closed     bool
 }
 
 // Up starts every node, lays out replication and returns once the estate is
@@ -94,11 +100,15 @@ func Up(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err := claimDir(dir, opts.Fresh); err != nil {
 		return nil, err
 	}
+	topo, err := Adapt(opts.Topology, dir)
+	if err != nil {
+		return nil, err
+	}
 	s := &Sandbox{
-		topo:      opts.Topology,
+		topo:      topo,
 		dir:       dir,
 		bins:      bins,
-		links:     wan.New(opts.Topology.RTT),
+		links:     wan.New(topo.RTT),
 		log:       opts.Logger,
 		now:       opts.Now,
 		instances: map[string]*mariadbd.Instance{},
@@ -123,6 +133,11 @@ func Up(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	}
 	if err := s.applyLayout(ctx, info); err != nil {
 		return nil, err
+	}
+	if opts.Controller {
+		if err := s.startController(info); err != nil {
+			return nil, err
+		}
 	}
 	if s.control, err = startControl(filepath.Join(dir, controlSocket), s); err != nil {
 		return nil, err
@@ -325,6 +340,9 @@ func (s *Sandbox) buildInfo() (*Info, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.controller != nil {
+		info.API = s.controller.URL()
+	}
 	for _, n := range s.topo.Nodes() {
 		inst := s.instances[n.Name]
 		ni := NodeInfo{Name: n.Name, Region: n.Region, Cluster: n.Cluster, Host: "127.0.0.1",
@@ -370,8 +388,42 @@ func (s *Sandbox) applyLayout(ctx context.Context, info *Info) error {
 	return WaitReplicating(ctx, s.topo, ep, 60*time.Second)
 }
 
+// startController places a controller in the region that takes writes now
+// (the first region when several do), connecting to other regions through
+// the WAN links like any process of that region.
+func (s *Sandbox) startController(info *Info) error {
+	region := s.topo.PrimaryRegionAt(s.now())
+	if region == "" {
+		region = s.topo.Regions[0].Name
+	}
+	c, err := controller.Start(context.Background(), controller.Config{
+		Monitor: monitor.Config{
+			Topology:  s.topo,
+			Endpoints: EndpointsFrom(info, s.topo, s.creds, region),
+			Region:    region,
+			Now:       s.now,
+		},
+		Logger: s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start the controller: %w", err)
+	}
+	s.mu.Lock()
+	s.controller = c
+	s.mu.Unlock()
+	info.API = c.URL()
+	return nil
+}
+
 // Info returns the current description of the sandbox.
 func (s *Sandbox) Info() (*Info, error) { return s.buildInfo() }
+
+// Controller is the sandbox's controller, nil unless Options.Controller.
+func (s *Sandbox) Controller() *controller.Controller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.controller
+}
 
 // Dir is the sandbox directory.
 func (s *Sandbox) Dir() string { return s.dir }
@@ -399,6 +451,9 @@ func (s *Sandbox) Close() error {
 
 	if s.control != nil {
 		s.control.close()
+	}
+	if s.controller != nil {
+		s.controller.Close()
 	}
 	os.Remove(filepath.Join(s.dir, InfoFile))
 	var wg sync.WaitGroup

@@ -18,6 +18,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 // up starts the sandbox of an example topology in a fresh directory and
@@ -385,4 +386,40 @@ func TestRestartKeepsData(t *testing.T) {
 		t.Fatalf("replication did not resume after a restart: %s missing (ok=%v err=%v)", g2, ok, err)
 	}
 	assertConverged(t, second)
+}
+
+// TestTLSReplication runs the active-passive example with TLS asked for on
+// its links: the sandbox generates loopback certificates and every
+// replication connection verifies the server it connects to.
+func TestTLSReplication(t *testing.T) {
+	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Replication.TLS = &topology.TLS{VerifyServerCert: true}
+	ctx := context.Background()
+	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	db := appDB(t, sb, topo.LinkNode(topo.Roles.Primary))
+	for _, stmt := range []string{"CREATE DATABASE meridian_test", "CREATE TABLE meridian_test.t_tls (id INT PRIMARY KEY, note VARCHAR(20))"} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := write(t, db, "t_tls", 1)
+	dr := adminClient(t, sb, topo.LinkNode(topo.Roles.DR))
+	if ok, err := waitLogged(ctx, dr, g, 10*time.Second); err != nil || !ok {
+		t.Fatalf("%s did not replicate over TLS (ok=%v err=%v)", g, ok, err)
+	}
+	replicas, err := dr.Replicas(ctx)
+	if err != nil || len(replicas) != 1 {
+		t.Fatalf("replicas: %v %v", replicas, err)
+	}
+	if r := replicas[0]; !r.SSL || !r.SSLVerifyServerCert || r.SSLCA == "" {
+		t.Errorf("DR connection is not verified TLS: ssl=%v verify=%v ca=%q", r.SSL, r.SSLVerifyServerCert, r.SSLCA)
+	}
+	assertConverged(t, sb)
 }

@@ -39,7 +39,10 @@ func Summary(info *Info, t *topology.Topology, took time.Duration) string {
 		n := info.Nodes[0]
 		fmt.Fprintf(&b, "\nConnect:  mariadb -h %s -P %d -u %s -p'%s'\n", n.Host, n.Port, info.Credentials.User, info.Credentials.Password)
 	}
-	fmt.Fprintf(&b, "Status:   meridian status --sandbox %s\n", strings.TrimSuffix(dirOf(info), "/"))
+	if info.API != "" {
+		fmt.Fprintf(&b, "Web:      %s/   (metrics %s/metrics, JSON %s/api/v1/topology)\n", info.API, info.API, info.API)
+	}
+	fmt.Fprintf(&b, "Status:   meridian status --sandbox %s   (or --api %s)\n", dirOf(info), info.API)
 	fmt.Fprintf(&b, "Chaos:    meridian sandbox kill|start|partition|heal|latency --dir %s ...\n", dirOf(info))
 	b.WriteString("Ctrl-C stops every process the sandbox started.\n")
 	return b.String()

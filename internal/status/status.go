@@ -1,97 +1,16 @@
-// Package status turns an observation of the estate into the per-node report
+// Package status renders a monitor snapshot as the per-node table
 // `meridian status` prints: region, role, writable or read-only, GTID
-// position and each replication connection's threads and lag.
+// position, and each replication connection's threads and lag.
 package status
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/meridian-geo/meridian/internal/provision"
-	"github.com/meridian-geo/meridian/internal/topology"
+	"github.com/meridian-geo/meridian/internal/monitor"
 )
-
-// Report is the status of every node at one moment.
-type Report struct {
-	Topology     string    `json:"topology"`
-	Architecture string    `json:"architecture"`
-	At           time.Time `json:"at"`
-	Nodes        []Node    `json:"nodes"`
-}
-
-// Node is one server's line of the report.
-type Node struct {
-	Name     string    `json:"name"`
-	Region   string    `json:"region"`
-	Cluster  string    `json:"cluster"`
-	Role     string    `json:"role"`
-	Up       bool      `json:"up"`
-	ReadOnly bool      `json:"read_only"`
-	GTID     string    `json:"gtid_current_pos"`
-	Error    string    `json:"error,omitempty"`
-	Channels []Channel `json:"replication"`
-}
-
-// Channel is one replication connection of a node.
-type Channel struct {
-	Connection string `json:"connection"`
-	Source     string `json:"source"`
-	IO         string `json:"io_running"`
-	SQL        bool   `json:"sql_running"`
-	// SecondsBehind is nil when MariaDB reports NULL: unknown, not zero.
-	SecondsBehind *int64 `json:"seconds_behind_master"`
-	LastError     string `json:"last_error,omitempty"`
-}
-
-// Healthy reports whether both threads run.
-func (c Channel) Healthy() bool { return c.IO == "Yes" && c.SQL }
-
-// Build assembles the report from an observation. It is pure.
-func Build(t *topology.Topology, now time.Time, obs provision.Observed) Report {
-	layout := t.Layout(now)
-	r := Report{Topology: t.Name, Architecture: string(t.Architecture), At: now, Nodes: []Node{}}
-	for _, ref := range t.Nodes() {
-		n := Node{Name: ref.Name, Region: ref.Region, Cluster: ref.Cluster, Role: role(ref, layout), Channels: []Channel{}}
-		st, ok := obs.Nodes[ref.Name]
-		switch {
-		case !ok:
-			n.Error = "not observed"
-		case st.Err != nil:
-			n.Error = st.Err.Error()
-		default:
-			n.Up = true
-			n.ReadOnly = st.ReadOnly
-			n.GTID = st.GTID.Current.String()
-			for _, rs := range st.Replicas {
-				n.Channels = append(n.Channels, Channel{
-					Connection:    rs.Connection,
-					Source:        fmt.Sprintf("%s:%d", rs.SourceHost, rs.SourcePort),
-					IO:            rs.IORunning,
-					SQL:           rs.SQLRunning,
-					SecondsBehind: rs.SecondsBehind,
-					LastError:     strings.TrimSpace(rs.LastIOError + " " + rs.LastSQLError),
-				})
-			}
-		}
-		r.Nodes = append(r.Nodes, n)
-	}
-	return r
-}
-
-// role names what the layout makes of a node.
-func role(ref topology.NodeRef, layout topology.Layout) string {
-	switch {
-	case ref.ClusterKind == topology.Galera:
-		return "galera"
-	case layout.Writable[ref.Name]:
-		return "primary"
-	default:
-		return "replica"
-	}
-}
 
 const (
 	red    = "\x1b[31m"
@@ -100,56 +19,94 @@ const (
 	reset  = "\x1b[0m"
 )
 
-// Table renders the report as a table, coloured for a terminal when color is set.
-func (r Report) Table(color bool) string {
-	paint := func(code, s string) string {
+// laggingAfter is the heartbeat lag from which a link is shown as lagging.
+const laggingAfter = time.Second
+
+// Table renders the snapshot, coloured for a terminal when color is set.
+func Table(s monitor.Snapshot, color bool) string {
+	paint := func(code, text string) string {
 		if !color {
-			return s
+			return text
 		}
-		return code + s + reset
+		return code + text + reset
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s) at %s\n", r.Topology, r.Architecture, r.At.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "%s (%s) at %s\n", s.Topology, s.Architecture, s.At.UTC().Format(time.RFC3339))
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "NODE\tREGION\tROLE\tACCESS\tGTID\tREPLICATION")
-	for _, n := range r.Nodes {
-		access := paint(green, "writable")
-		if n.ReadOnly {
-			access = "read-only"
-		}
+	for _, n := range s.Nodes {
 		if !n.Up {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t-\t%s\n", n.Name, n.Region, n.Role, paint(red, "DOWN"), n.Error)
 			continue
 		}
-		var channels []string
-		for _, c := range n.Channels {
-			behind := "lag unknown"
-			if c.SecondsBehind != nil {
-				behind = strconv.FormatInt(*c.SecondsBehind, 10) + "s behind"
-			}
-			text := fmt.Sprintf("'%s' <- %s io=%s sql=%s %s", c.Connection, c.Source, c.IO, yesNo(c.SQL), behind)
-			switch {
-			case !c.Healthy():
-				text = paint(red, text+" "+c.LastError)
-			case c.SecondsBehind == nil || *c.SecondsBehind > 0:
-				text = paint(yellow, text)
-			}
-			channels = append(channels, text)
+		access := paint(green, "writable")
+		if n.ReadOnly {
+			access = "read-only"
 		}
-		if len(channels) == 0 {
-			channels = []string{"-"}
+		if n.ReadOnly == n.Writable {
+			access = paint(red, access+" (layout: "+map[bool]string{true: "writable", false: "read-only"}[n.Writable]+")")
 		}
-		gtidPos := n.GTID
-		if gtidPos == "" {
-			gtidPos = "(empty)"
+		lines := channelLines(n, paint)
+		if len(n.Errant) > 0 {
+			lines = append(lines, paint(red, "errant transactions: "+strings.Join(n.Errant, ",")))
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Region, n.Role, access, gtidPos, channels[0])
-		for _, c := range channels[1:] {
-			fmt.Fprintf(w, "\t\t\t\t\t%s\n", c)
+		if len(lines) == 0 {
+			lines = []string{"-"}
+		}
+		pos := n.GTIDCurrent
+		if pos == "" {
+			pos = "(empty)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Region, n.Role, access, pos, lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "\t\t\t\t\t%s\n", l)
 		}
 	}
 	w.Flush()
+	if len(s.WAN) > 0 {
+		var links []string
+		for _, l := range s.WAN {
+			rtt := "unreachable"
+			if l.RTTSeconds != nil {
+				rtt = formatSeconds(*l.RTTSeconds)
+			}
+			links = append(links, fmt.Sprintf("%s->%s %s", l.From, l.To, rtt))
+		}
+		fmt.Fprintf(&b, "WAN RTT from %s: %s\n", s.ControllerRegion, strings.Join(links, "  "))
+	}
 	return b.String()
+}
+
+func channelLines(n monitor.Node, paint func(code, text string) string) []string {
+	var lines []string
+	for _, c := range n.Replication {
+		lag := "lag unknown"
+		if c.LagSeconds != nil {
+			lag = "lag " + formatSeconds(*c.LagSeconds)
+		}
+		behind := "NULL"
+		if c.SecondsBehindMaster != nil {
+			behind = fmt.Sprintf("%ds", *c.SecondsBehindMaster)
+		}
+		text := fmt.Sprintf("'%s' <- %s io=%s sql=%s %s (seconds_behind_master %s)",
+			c.Connection, c.SourceNode, c.IORunning, yesNo(c.SQLRunning), lag, behind)
+		switch {
+		case !c.Healthy():
+			text = paint(red, strings.TrimSpace(text+" "+c.LastIOError+" "+c.LastSQLError))
+		case c.LagSeconds == nil || *c.LagSeconds > laggingAfter.Seconds():
+			text = paint(yellow, text)
+		}
+		lines = append(lines, text)
+	}
+	return lines
+}
+
+// formatSeconds prints a duration in seconds with millisecond resolution.
+func formatSeconds(s float64) string {
+	if s < 1 {
+		return fmt.Sprintf("%.1fms", s*1000)
+	}
+	return fmt.Sprintf("%.3fs", s)
 }
 
 func yesNo(b bool) string {

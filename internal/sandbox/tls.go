@@ -1,0 +1,34 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/meridian-geo/meridian/internal/tlsgen"
+	"github.com/meridian-geo/meridian/internal/topology"
+)
+
+// Adapt returns the topology as the sandbox in dir runs it. A topology that
+// asks for TLS on its replication links names certificate files of real
+// hosts; in the sandbox every node shares this machine, so the links use a
+// throwaway authority and one loopback certificate generated into DIR/tls
+// (kept across restarts, since the servers' my.cnf points at them). Every
+// command acting on a sandbox must see the same adapted topology.
+func Adapt(t *topology.Topology, dir string) (*topology.Topology, error) {
+	if t.Replication.TLS == nil {
+		return t, nil
+	}
+	tlsDir := filepath.Join(dir, "tls")
+	files := tlsgen.Files{CA: filepath.Join(tlsDir, "ca.pem"), Cert: filepath.Join(tlsDir, "node.pem"), Key: filepath.Join(tlsDir, "node-key.pem")}
+	if _, err := os.Stat(files.Key); err != nil {
+		var genErr error
+		if files, genErr = tlsgen.Generate(tlsDir, "mysql", tlsgen.Loopback...); genErr != nil {
+			return nil, genErr
+		}
+	}
+	adapted := *t
+	tls := *t.Replication.TLS
+	tls.CA, tls.Cert, tls.Key = files.CA, files.Cert, files.Key
+	adapted.Replication.TLS = &tls
+	return &adapted, nil
+}
