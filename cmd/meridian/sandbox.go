@@ -20,7 +20,7 @@ func sandboxCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&dir, "dir", defaultSandboxDir, "sandbox directory")
 
 	var file string
-	var fresh bool
+	var fresh, noController bool
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Start the sandbox in the foreground until Ctrl-C (default topology: the e-commerce case study)",
@@ -34,7 +34,7 @@ func sandboxCommand() *cobra.Command {
 				slog.Warn(w.String())
 			}
 			started := time.Now()
-			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh, Controller: true})
+			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh, Controller: !noController})
 			if err != nil {
 				return err
 			}
@@ -51,6 +51,7 @@ func sandboxCommand() *cobra.Command {
 	}
 	up.Flags().StringVarP(&file, "file", "f", "", "topology file (default: the embedded examples/ecommerce.yaml)")
 	up.Flags().BoolVar(&fresh, "fresh", false, "discard the data directories of a previous run")
+	up.Flags().BoolVar(&noController, "no-controller", false, "do not start a controller (run your own with `meridian run --sandbox DIR`)")
 
 	down := &cobra.Command{
 		Use:   "down",
