@@ -169,6 +169,7 @@ func (r round) channel(replica string, obs *observation, rs node.ReplicaStatus, 
 		IORunning:  rs.IORunning, SQLRunning: rs.SQLRunning,
 		LastIOErrno: rs.LastIOErrno, LastIOError: rs.LastIOError,
 		LastSQLErrno: rs.LastSQLErrno, LastSQLError: rs.LastSQLError,
+		UsingGTID: rs.UsingGTID, GTIDIOPos: rs.GTIDIOPos.String(),
 	}
 	if rs.SecondsBehind != nil {
 		behind := *rs.SecondsBehind

@@ -85,6 +85,11 @@ type Channel struct {
 	LastIOError  string `json:"last_io_error,omitempty"`
 	LastSQLErrno int    `json:"last_sql_errno,omitempty"`
 	LastSQLError string `json:"last_sql_error,omitempty"`
+	// UsingGTID is MariaDB's Using_Gtid ("Slave_Pos" for every channel
+	// Meridian lays out); GTIDIOPos is what the IO thread has received,
+	// applied or not — what failover compares candidates by.
+	UsingGTID string `json:"using_gtid"`
+	GTIDIOPos string `json:"gtid_io_pos"`
 	// SecondsBehindMaster is MariaDB's own figure: shown, never trusted alone.
 	SecondsBehindMaster *int64 `json:"seconds_behind_master"`
 	// LagSeconds is the heartbeat lag of the source region's domain: the
