@@ -26,6 +26,8 @@ test-short:
 
 bench: setup build
 	bench/sandbox-up.sh
+	bench/controller-cost.sh
+	bench/router.sh
 
 clean:
 	rm -rf bin

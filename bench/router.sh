@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Measures the router against a plain TCP proxy in one run: sysbench
+# oltp_point_select and oltp_read_only (16 threads, 4 tables x 20000 rows)
+# straight to the server, through HAProxy in TCP mode, through the plainest
+# Go TCP proxy, and through Meridian's readwritesplit router; then the
+# router's memory per idle client connection (1000 connections held).
+# Writes the table into docs/BENCHMARKS.md.
+#
+# The machine is shared by sysbench, the servers and the proxy, and its
+# throughput drifts by 10-20 % from one minute to the next, so each target
+# runs in ROUNDS short runs interleaved with the others' rather than in one
+# long run: every target sees the same drift.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${THREADS:-16}
+duration=${DURATION:-21} # seconds per target and workload, split over the rounds
+rounds=${ROUNDS:-3}
+idle_conns=${IDLE_CONNS:-1000}
+work=$(mktemp -d /tmp/meridian-router-bench-XXXXXX)
+chmod 755 "$work"
+serve_pid= haproxy_pid= goproxy_pid= idle_pid=
+stop() { # stop PID: SIGTERM, then wait for it
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill -TERM "$1"; wait "$1" 2>/dev/null || true; fi
+}
+cleanup() {
+  stop "$idle_pid"; stop "$goproxy_pid"; stop "$haproxy_pid"; stop "$serve_pid"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+go build -o "$work/routerbench" ./bench/routerbench
+"$work/routerbench" serve -dir "$work/sandbox" -info "$work/info.json" 2>"$work/serve.log" &
+serve_pid=$!
+until [ -f "$work/info.json" ]; do
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
+  sleep 0.1
+done
+field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/info.json" "$1"; }
+router=$(field router) primary=$(field primary) replica=$(field replica)
+user=$(field user) password=$(field password) memory=$(field memory)
+
+client() { # client HOST:PORT SQL...
+  local addr=$1; shift
+  mariadb --no-defaults -h"${addr%:*}" -P"${addr##*:}" -u"$user" -p"$password" -N -B -e "$*"
+}
+sb() { # sb WORKLOAD HOST:PORT COMMAND [options]
+  local workload=$1 addr=$2 cmd=$3; shift 3
+  sysbench "$workload" --db-driver=mysql --mysql-host="${addr%:*}" --mysql-port="${addr##*:}" \
+    --mysql-user="$user" --mysql-password="$password" --mysql-db=sbtest \
+    --tables=4 --table-size=20000 "$@" "$cmd"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+client "$primary" "CREATE DATABASE sbtest"
+sb oltp_read_only "$primary" prepare --threads=4 >"$work/prepare.log"
+until [ "$(client "$replica" "SELECT COUNT(*) FROM sbtest.sbtest4" 2>/dev/null)" = 20000 ]; do sleep 0.2; done
+
+# The baselines go to the server the router uses for the workload: the
+# replica serves point selects, the primary serves read-only transactions
+# (a plain BEGIN is a read-write transaction to the router).
+declare -A server=([oltp_point_select]=$replica [oltp_read_only]=$primary)
+declare -A haproxy_addr goproxy_addr
+for w in oltp_point_select oltp_read_only; do
+  haproxy_addr[$w]=127.0.0.1:$(free_port)
+  goproxy_addr[$w]=127.0.0.1:$(free_port)
+done
+{
+  printf 'global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n'
+  for w in oltp_point_select oltp_read_only; do
+    printf 'listen %s\n  bind %s\n  server db %s\n' "$w" "${haproxy_addr[$w]}" "${server[$w]}"
+  done
+} >"$work/haproxy.cfg"
+haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" &
+haproxy_pid=$!
+"$work/routerbench" tcpproxy "${goproxy_addr[oltp_point_select]}=$replica" "${goproxy_addr[oltp_read_only]}=$primary" 2>"$work/goproxy.log" &
+goproxy_pid=$!
+for w in oltp_point_select oltp_read_only; do
+  for addr in "${haproxy_addr[$w]}" "${goproxy_addr[$w]}"; do
+    until client "$addr" "SELECT 1" >/dev/null 2>&1; do
+      kill -0 "$haproxy_pid" && kill -0 "$goproxy_pid" || { cat "$work/haproxy.log" "$work/goproxy.log" >&2; exit 1; }
+      sleep 0.1
+    done
+  done
+done
+
+targets=(direct haproxy goproxy router)
+target_addr() { # target_addr WORKLOAD TARGET
+  case $2 in
+    direct) echo "${server[$1]}" ;;
+    haproxy) echo "${haproxy_addr[$1]}" ;;
+    goproxy) echo "${goproxy_addr[$1]}" ;;
+    router) echo "$router" ;;
+  esac
+}
+declare -A txs secs p95s
+slice=$((duration / rounds))
+for w in oltp_point_select oltp_read_only; do
+  for t in "${targets[@]}"; do
+    sb "$w" "$(target_addr "$w" "$t")" run --threads="$threads" --time=3 >/dev/null # warm-up
+  done
+  for r in $(seq "$rounds"); do
+    for t in "${targets[@]}"; do
+      out=$(sb "$w" "$(target_addr "$w" "$t")" run --threads="$threads" --time="$slice" --percentile=95)
+      n=$(sed -n 's/.*transactions: *\([0-9]*\) .*/\1/p' <<<"$out")
+      s=$(sed -n 's/.*total time: *\([0-9.]*\)s.*/\1/p' <<<"$out")
+      p=$(sed -n 's/.*95th percentile: *\([0-9.]*\).*/\1/p' <<<"$out")
+      txs[$w/$t]=$(( ${txs[$w/$t]:-0} + n ))
+      secs[$w/$t]=$(awk -v a="${secs[$w/$t]:-0}" -v b="$s" 'BEGIN{print a+b}')
+      p95s[$w/$t]="${p95s[$w/$t]:-} $p"
+      echo "$w round $r via $t: $n transactions in $s s, p95 $p ms" >&2
+    done
+  done
+done
+tps() { awk -v n="${txs[$1]}" -v s="${secs[$1]}" 'BEGIN{printf "%.0f", n/s}'; }
+p95() { tr ' ' '\n' <<<"${p95s[$1]}" | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+mem() { curl -s "$memory" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
+go_before=$(mem go_total) rss_before=$(mem rss)
+"$work/routerbench" idle -addr "$router" -user "$user" -password "$password" -n "$idle_conns" >"$work/idle.out" 2>&1 &
+idle_pid=$!
+until grep -qs ready "$work/idle.out"; do
+  kill -0 "$idle_pid" 2>/dev/null || { cat "$work/idle.out" >&2; exit 1; }
+  sleep 0.2
+done
+go_after=$(mem go_total) rss_after=$(mem rss) goroutines=$(mem goroutines)
+stop "$idle_pid"; idle_pid=
+per_conn() { awk -v a="$1" -v b="$2" -v n="$idle_conns" 'BEGIN{printf "%.1f", (a-b)/n/1024}'; }
+go_per=$(per_conn "$go_after" "$go_before") rss_per=$(per_conn "$rss_after" "$rss_before")
+echo "idle connections: $idle_conns held, $goroutines goroutines; Go heap+stacks ${go_per} KiB/conn, RSS ${rss_per} KiB/conn" >&2
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+cell() { echo "$(tps "$1/$2") / $(p95 "$1/$2") ms"; }
+row() { # row WORKLOAD
+  local w=$1
+  echo "| \`$w\` | $(cell "$w" direct) | $(cell "$w" haproxy) | $(cell "$w" goproxy) | $(cell "$w" router) | $(ratio "$(tps "$w/router")" "$(tps "$w/haproxy")") × | $(ratio "$(p95 "$w/router")" "$(p95 "$w/haproxy")") × |"
+}
+table=$(cat <<MD
+<!-- router:begin -->
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/router.sh\`: sysbench $(sysbench --version | cut -d' ' -f2), $threads threads, 4 tables × 20000 rows, server-side prepared statements. Every target ran $rounds × ${slice} s per workload, the targets interleaved round by round after a 3 s warm-up each, all against the same active-passive sandbox. The router (region eu) serves point selects from the replica eu-2 and read-only transactions (\`BEGIN\` … \`COMMIT\`, read-write to a router) from the primary eu-1; every baseline goes to that same server. Cells: transactions per second / median of the rounds' 95th-percentile latency.
+
+| workload | direct | HAProxy 2.6 (TCP mode) | plain Go TCP proxy (\`io.Copy\`) | Meridian router | router ÷ HAProxy throughput (target ≥ 0.9) | router ÷ HAProxy p95 (target ≤ 1.2) |
+|---|---|---|---|---|---|---|
+$(row oltp_point_select)
+$(row oltp_read_only)
+
+Idle client connections: $idle_conns held open through the router at once (logged in, pinged, no backend connection yet): **${go_per} KiB** of Go heap and stacks and **${rss_per} KiB** of resident memory per connection (target < 64 KiB).
+<!-- router:end -->
+MD
+)
+doc=docs/BENCHMARKS.md
+if grep -q 'router:begin' "$doc"; then
+  awk -v table="$table" '/router:begin/{print table; skip=1} /router:end/{skip=0; next} !skip' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
+else
+  printf '\n## Router\n\nThroughput and latency of the readwritesplit router next to no proxy, HAProxy and the plainest Go\nproxy, measured in the same run on the same servers, and what an idle client connection costs.\n\n%s\n' "$table" >> "$doc"
+fi
+echo "$table"

@@ -1,0 +1,268 @@
+package protocol
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+)
+
+// ErrMalformed marks a packet that breaks the protocol: a wrong sequence
+// id, a truncated or oversized field. The connection cannot continue.
+var ErrMalformed = errors.New("malformed packet")
+
+// Side tells which end of the router a connection faces.
+type Side uint8
+
+const (
+	Client Side = iota + 1
+	Backend
+)
+
+func (s Side) String() string {
+	if s == Client {
+		return "client"
+	}
+	return "backend"
+}
+
+// IOError is a failure to read or write one connection, or a packet on it
+// that breaks the protocol; Side says which, so a relay that fails knows
+// whether the client or the backend is gone.
+type IOError struct {
+	Side Side
+	Err  error
+}
+
+func (e *IOError) Error() string { return e.Side.String() + ": " + e.Err.Error() }
+func (e *IOError) Unwrap() error { return e.Err }
+
+// SideOf reports which connection an error of this package came from.
+func SideOf(err error) (Side, bool) {
+	var e *IOError
+	if errors.As(err, &e) {
+		return e.Side, true
+	}
+	return 0, false
+}
+
+// writerSize is the size of the pooled write buffers: large enough that a
+// streamed result set goes out in few system calls.
+const writerSize = 16 << 10
+
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writerSize) }}
+
+// Conn is one side of a MariaDB connection. It keeps the sequence id of
+// the current exchange: every packet read or written takes the next one.
+//
+// During the connection phase a Conn reads straight from the network, so a
+// TLS upgrade never finds handshake bytes already swallowed by a buffer;
+// Buffer switches to buffered reads afterwards. The write buffer is taken
+// from a pool for each response and given back on Flush, so an idle
+// connection holds only its read buffer.
+type Conn struct {
+	net     net.Conn
+	rd      io.Reader
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	readBuf int
+	side    Side
+	seq     uint8
+	written uint64
+	hdr     [4]byte
+}
+
+// NewConn wraps a network connection facing side; readBuf is the size of
+// the read buffer Buffer will attach.
+func NewConn(nc net.Conn, side Side, readBuf int) *Conn {
+	return &Conn{net: nc, rd: nc, side: side, readBuf: readBuf}
+}
+
+func (c *Conn) fail(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &IOError{Side: c.side, Err: err}
+}
+
+// NetConn is the underlying connection (a *tls.Conn after Upgrade).
+func (c *Conn) NetConn() net.Conn { return c.net }
+
+// Upgrade replaces the network connection, for TLS. Only valid before Buffer.
+func (c *Conn) Upgrade(nc net.Conn) { c.net, c.rd = nc, nc }
+
+// Buffer starts buffered reads; call it once the connection phase is over.
+func (c *Conn) Buffer() {
+	if c.br == nil {
+		c.br = bufio.NewReaderSize(c.net, c.readBuf)
+		c.rd = c.br
+	}
+}
+
+// Close closes the network connection and gives the write buffer back.
+func (c *Conn) Close() error {
+	c.release()
+	return c.net.Close()
+}
+
+// ResetSeq starts a new command exchange.
+func (c *Conn) ResetSeq() { c.seq = 0 }
+
+func (c *Conn) writer() *bufio.Writer {
+	if c.bw == nil {
+		c.bw = writers.Get().(*bufio.Writer)
+		c.bw.Reset(c.net)
+	}
+	return c.bw
+}
+
+func (c *Conn) release() {
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writers.Put(c.bw)
+		c.bw = nil
+	}
+}
+
+// Flush sends what is buffered and gives the write buffer back to the pool.
+func (c *Conn) Flush() error {
+	if c.bw == nil {
+		return nil
+	}
+	err := c.bw.Flush()
+	c.release()
+	return c.fail(err)
+}
+
+// Buffered is the number of bytes written but not yet sent.
+func (c *Conn) Buffered() int {
+	if c.bw == nil {
+		return 0
+	}
+	return c.bw.Buffered()
+}
+
+// Mark is the position reached in the bytes written to c.
+func (c *Conn) Mark() uint64 { return c.written }
+
+// Unsent reports whether everything written since mark is still buffered,
+// so DropPending can take it back.
+func (c *Conn) Unsent(mark uint64) bool { return c.written-mark <= uint64(c.Buffered()) }
+
+// DropPending forgets what is buffered and not yet sent, so that an error
+// packet can replace a response that failed half-way.
+func (c *Conn) DropPending() { c.release() }
+
+// readHeader reads a packet header and checks its sequence id.
+func (c *Conn) readHeader() (int, error) {
+	if _, err := io.ReadFull(c.rd, c.hdr[:]); err != nil {
+		return 0, c.fail(err)
+	}
+	n := int(c.hdr[0]) | int(c.hdr[1])<<8 | int(c.hdr[2])<<16
+	if c.hdr[3] != c.seq {
+		return 0, c.fail(fmt.Errorf("%w: sequence id %d, expected %d", ErrMalformed, c.hdr[3], c.seq))
+	}
+	c.seq++
+	return n, nil
+}
+
+// writeHeader buffers a packet header with the next sequence id.
+func (c *Conn) writeHeader(n int) error {
+	c.hdr = [4]byte{byte(n), byte(n >> 8), byte(n >> 16), c.seq}
+	c.seq++
+	return c.write(c.hdr[:])
+}
+
+func (c *Conn) write(p []byte) error {
+	c.written += uint64(len(p))
+	_, err := c.writer().Write(p)
+	return c.fail(err)
+}
+
+// ReadPacket reads one logical packet (all its continuation packets) into
+// buf[:0]; a payload over limit bytes is refused as malformed.
+func (c *Conn) ReadPacket(buf []byte, limit int) ([]byte, error) {
+	buf = buf[:0]
+	for {
+		n, err := c.readHeader()
+		if err != nil {
+			return buf, err
+		}
+		if len(buf)+n > limit {
+			return buf, c.fail(fmt.Errorf("%w: packet of more than %d bytes", ErrMalformed, limit))
+		}
+		start := len(buf)
+		buf = grow(buf, n)
+		if _, err := io.ReadFull(c.rd, buf[start:]); err != nil {
+			return buf, c.fail(err)
+		}
+		if n < MaxPayload {
+			return buf, nil
+		}
+	}
+}
+
+// WritePacket buffers payload as one logical packet, split into packets of
+// MaxPayload bytes as the protocol requires.
+func (c *Conn) WritePacket(payload []byte) error {
+	for {
+		n := min(len(payload), MaxPayload)
+		if err := c.writeHeader(n); err != nil {
+			return err
+		}
+		if err := c.write(payload[:n]); err != nil {
+			return err
+		}
+		payload = payload[n:]
+		if n < MaxPayload {
+			return nil
+		}
+	}
+}
+
+// peek returns the next n bytes of the current packet without consuming
+// them; n must not exceed the read buffer.
+func (c *Conn) peek(n int) ([]byte, error) {
+	b, err := c.br.Peek(n)
+	return b, c.fail(err)
+}
+
+// read fills p from the current packet.
+func (c *Conn) read(p []byte) error {
+	_, err := io.ReadFull(c.rd, p)
+	return c.fail(err)
+}
+
+// copyTo moves n bytes from c's read buffer to dst's write buffer (or drops
+// them when dst is nil) without allocating.
+func (c *Conn) copyTo(dst *Conn, n int) error {
+	for n > 0 {
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return c.fail(err)
+			}
+		}
+		k := min(n, c.br.Buffered())
+		if dst != nil {
+			b, _ := c.br.Peek(k)
+			if err := dst.write(b); err != nil {
+				return err
+			}
+		}
+		c.br.Discard(k)
+		n -= k
+	}
+	return nil
+}
+
+// grow extends buf by n bytes, reallocating only when needed.
+func grow(buf []byte, n int) []byte {
+	if cap(buf)-len(buf) >= n {
+		return buf[:len(buf)+n]
+	}
+	out := make([]byte, len(buf)+n, 2*cap(buf)+n)
+	copy(out, buf)
+	return out
+}
