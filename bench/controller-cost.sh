@@ -5,6 +5,7 @@
 # run, is the same sandbox with no controller at all. Writes docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin=bin/meridian
 seconds=${SECONDS_PER_PHASE:-60}
 work=$(mktemp -d /tmp/meridian-bench-XXXXXX)
@@ -61,10 +62,5 @@ region (10 writes/s on its link node) and, once a minute, the history insert.
 <!-- controller-cost:end -->
 MD
 )
-doc=docs/BENCHMARKS.md
-if grep -q 'controller-cost:begin' "$doc"; then
-  awk -v table="$table" '/controller-cost:begin/{print table; skip=1} /controller-cost:end/{skip=0; next} !skip' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
-else
-  printf '\n## Controller cost\n\n%s\n' "$table" >> "$doc"
-fi
+publish_block controller-cost "## Controller cost" "$table"
 echo "$table"

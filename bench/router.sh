@@ -12,6 +12,7 @@
 # long run: every target sees the same drift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 threads=${THREADS:-16}
 duration=${DURATION:-21} # seconds per target and workload, split over the rounds
 rounds=${ROUNDS:-3}
@@ -147,10 +148,5 @@ Idle client connections: $idle_conns held open through the router at once (logge
 <!-- router:end -->
 MD
 )
-doc=docs/BENCHMARKS.md
-if grep -q 'router:begin' "$doc"; then
-  awk -v table="$table" '/router:begin/{print table; skip=1} /router:end/{skip=0; next} !skip' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
-else
-  printf '\n## Router\n\nThroughput and latency of the readwritesplit router next to no proxy, HAProxy and the plainest Go\nproxy, measured in the same run on the same servers, and what an idle client connection costs.\n\n%s\n' "$table" >> "$doc"
-fi
+publish_block router "$(printf '## Router\n\nThroughput and latency of the readwritesplit router next to no proxy, HAProxy and the plainest Go\nproxy, measured in the same run on the same servers, and what an idle client connection costs.')" "$table"
 echo "$table"

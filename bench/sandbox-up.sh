@@ -5,6 +5,7 @@
 # sandbox pays per node. Writes the table into docs/BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin=bin/meridian
 runs=${RUNS:-3}
 work=$(mktemp -d /tmp/meridian-bench-XXXXXX)
@@ -79,10 +80,5 @@ Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/sandbox-up.sh\` (me
 <!-- sandbox-up:end -->
 MD
 )
-doc=docs/BENCHMARKS.md
-if grep -q 'sandbox-up:begin' "$doc"; then
-  awk -v table="$table" '/sandbox-up:begin/{print table; skip=1} /sandbox-up:end/{skip=0; next} !skip' "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
-else
-  printf '\n%s\n' "$table" >> "$doc"
-fi
+publish_block sandbox-up "" "$table"
 echo "$table"
