@@ -3,7 +3,6 @@ package controller_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -11,26 +10,17 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/api/browsertest"
-	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
 )
 
 // TestControllerOnSandbox runs the sandbox's controller against real
 // servers and looks at what an operator sees: the web page in a real
 // headless browser, and the Prometheus metrics.
 func TestControllerOnSandbox(t *testing.T) {
-	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: t.TempDir(), Fresh: true, Controller: true,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
+	sb := sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) { o.Controller = true })
 	info, err := sb.Info()
 	if err != nil || info.API == "" {
 		t.Fatalf("sandbox.json has no api URL (%v)", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
 )
 
 // estateUnderTest is the active-passive sandbox every integration test of
@@ -39,20 +40,8 @@ func TestMonitorActivePassive(t *testing.T) {
 	if rtt := topo.RTT("eu", "us"); rtt != 80*time.Millisecond {
 		t.Fatalf("the example declares %s between eu and us; these tests expect 80ms", rtt)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	started := time.Now()
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: t.TempDir(), Fresh: true, Logger: log})
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Errorf("sandbox close: %v", err)
-		}
-	})
-	t.Logf("sandbox up in %s", time.Since(started).Round(time.Millisecond))
+	log := sandboxtest.Logger(t)
+	sb := sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) { o.Topology = topo })
 	info, err := sb.Info()
 	if err != nil {
 		t.Fatal(err)
@@ -633,11 +622,4 @@ func (e *estateUnderTest) appDB(t *testing.T, name string) *sql.DB {
 	db := sql.OpenDB(connector)
 	t.Cleanup(func() { db.Close() })
 	return db
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/router/protocol"
 	"github.com/meridian-geo/meridian/internal/router/routertest"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
 )
 
 // fixture is an active-passive sandbox (primary eu-1, replica eu-2, DR
@@ -45,16 +45,8 @@ func startFixture(t *testing.T) *fixture {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: t.TempDir(), Fresh: true, Logger: log})
-	if err != nil {
-		t.Fatalf("sandbox up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Errorf("sandbox close: %v", err)
-		}
-	})
+	log := sandboxtest.Logger(t)
+	sb := sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) { o.Topology = topo })
 	info, err := sb.Info()
 	if err != nil {
 		t.Fatal(err)
@@ -118,13 +110,6 @@ func startFixture(t *testing.T) *fixture {
 		f.svc.Close()
 	})
 	return f
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 func openDB(t *testing.T, cfg *mysql.Config) *sql.DB {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -13,49 +12,13 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
-
-// up starts the sandbox of an example topology in a fresh directory and
-// stops it when the test ends, pass or fail.
-func up(t *testing.T, example string) *sandbox.Sandbox {
-	t.Helper()
-	topo, _, err := estate.LoadTopology("examples/" + example)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	started := time.Now()
-	sb, err := sandbox.Up(ctx, sandbox.Options{
-		Topology: topo,
-		Dir:      t.TempDir(),
-		Fresh:    true,
-		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		t.Fatalf("sandbox up %s: %v", example, err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Errorf("sandbox close: %v", err)
-		}
-	})
-	t.Logf("sandbox %s up in %s", example, time.Since(started).Round(time.Millisecond))
-	return sb
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
 
 // appDB connects to a node directly as the application account.
 func appDB(t *testing.T, sb *sandbox.Sandbox, name string) *sql.DB {
@@ -143,7 +106,7 @@ func waitLogged(ctx context.Context, c *node.Client, g gtid.GTID, timeout time.D
 func TestArchitectures(t *testing.T) {
 	for _, example := range []string{"active-passive.yaml", "active-active.yaml", "hub-and-spoke.yaml", "follow-the-sun.yaml"} {
 		t.Run(strings.TrimSuffix(example, ".yaml"), func(t *testing.T) {
-			checkArchitecture(t, up(t, example))
+			checkArchitecture(t, sandboxtest.Up(t, example))
 		})
 	}
 }
@@ -152,7 +115,7 @@ func TestEcommerceNineGaleraNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("nine Galera nodes take about a minute")
 	}
-	sb := up(t, "ecommerce.yaml")
+	sb := sandboxtest.Up(t, "ecommerce.yaml")
 	for _, r := range sb.Topology().Regions {
 		c := adminClient(t, sb, sb.Topology().LinkNode(r.Name))
 		status, err := c.WsrepStatus(context.Background())
@@ -277,7 +240,7 @@ func assertConverged(t *testing.T, sb *sandbox.Sandbox) {
 // TestWANLinks proves the declared RTT is really applied to replication and
 // that a partition stops it until healed.
 func TestWANLinks(t *testing.T) {
-	sb := up(t, "active-passive.yaml")
+	sb := sandboxtest.Up(t, "active-passive.yaml")
 	ctx := context.Background()
 	topo := sb.Topology()
 	primary, dr := topo.Roles.Primary, topo.Roles.DR
@@ -342,21 +305,13 @@ func TestWANLinks(t *testing.T) {
 // TestRestartKeepsData stops a sandbox and starts it again on the same
 // directory without --fresh: data, accounts, ports and replication survive.
 func TestRestartKeepsData(t *testing.T) {
-	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	ctx := context.Background()
 	start := func() *sandbox.Sandbox {
-		sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: dir, Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sb.Close() })
-		return sb
+		return sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) { o.Dir, o.Fresh = dir, false })
 	}
 	first := start()
+	topo := first.Topology()
 	primary := topo.LinkNode(topo.Roles.Primary)
 	db := appDB(t, first, primary)
 	for _, stmt := range []string{"CREATE DATABASE meridian_test", "CREATE TABLE meridian_test.t_keep (id INT PRIMARY KEY, note VARCHAR(20))"} {
@@ -392,17 +347,11 @@ func TestRestartKeepsData(t *testing.T) {
 // its links: the sandbox generates loopback certificates and every
 // replication connection verifies the server it connects to.
 func TestTLSReplication(t *testing.T) {
-	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	topo.Replication.TLS = &topology.TLS{VerifyServerCert: true}
+	sb := sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) {
+		o.Topology.Replication.TLS = &topology.TLS{VerifyServerCert: true}
+	})
+	topo := sb.Topology()
 	ctx := context.Background()
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sb.Close() })
 	db := appDB(t, sb, topo.LinkNode(topo.Roles.Primary))
 	for _, stmt := range []string{"CREATE DATABASE meridian_test", "CREATE TABLE meridian_test.t_tls (id INT PRIMARY KEY, note VARCHAR(20))"} {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {

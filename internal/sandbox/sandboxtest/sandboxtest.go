@@ -1,0 +1,56 @@
+// Package sandboxtest starts example sandboxes for the tests of other
+// packages: real mariadbd processes, stopped by pid when the test ends.
+package sandboxtest
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meridian-geo/meridian/internal/estate"
+	"github.com/meridian-geo/meridian/internal/sandbox"
+)
+
+// Up starts the sandbox of an example topology ("active-passive.yaml") in a
+// fresh temporary directory, logging warnings to the test, and closes it
+// when the test ends, pass or fail. configure may change the options
+// (directory, topology, controller) before the start.
+func Up(t testing.TB, example string, configure ...func(*sandbox.Options)) *sandbox.Sandbox {
+	t.Helper()
+	topo, _, err := estate.LoadTopology("examples/" + example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sandbox.Options{Topology: topo, Dir: t.TempDir(), Fresh: true, Logger: Logger(t)}
+	for _, c := range configure {
+		c(&opts)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	started := time.Now()
+	sb, err := sandbox.Up(ctx, opts)
+	if err != nil {
+		t.Fatalf("sandbox up %s: %v", example, err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("sandbox close: %v", err)
+		}
+	})
+	t.Logf("sandbox %s up in %s", example, time.Since(started).Round(time.Millisecond))
+	return sb
+}
+
+// Logger writes warnings and errors into the test's log.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
