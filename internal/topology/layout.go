@@ -60,3 +60,28 @@ func (t *Topology) homeRegions() []string {
 // Layout derives the channels and writable nodes at now with the file's
 // primaries; see LayoutFor.
 func (t *Topology) Layout(now time.Time) Layout { return t.LayoutFor(now, Primaries{}) }
+
+// ControllerRegion is where the controller runs: roles.controller, else
+// the disaster-recovery region, else the last region that does not take
+// writes now, else the last region. Outside the primary's region, so that
+// a partition isolating the primary looks, from the controller, like the
+// primary's loss: its routers' leases run out and the controller can
+// promote elsewhere (a controller beside the primary would keep it).
+func (t *Topology) ControllerRegion(now time.Time) string {
+	if t.Roles.Controller != "" {
+		return t.Roles.Controller
+	}
+	if t.Architecture == ActivePassive && t.Roles.DR != "" {
+		return t.Roles.DR
+	}
+	if len(t.Regions) == 0 {
+		return ""
+	}
+	writer := t.PrimaryRegionAt(now)
+	for i := len(t.Regions) - 1; i >= 0; i-- {
+		if t.Regions[i].Name != writer {
+			return t.Regions[i].Name
+		}
+	}
+	return t.Regions[len(t.Regions)-1].Name
+}

@@ -99,6 +99,8 @@ type Roles struct {
 	// Hub is the hub-and-spoke hub. Active-active may name one too (optional):
 	// the region where global, shared data such as a catalogue is written.
 	Hub string `yaml:"hub"`
+	// Controller is where the controller runs (see ControllerRegion).
+	Controller string `yaml:"controller"`
 }
 
 // Window is one follow-the-sun slot: Region is primary from From to To (UTC,

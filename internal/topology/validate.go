@@ -486,6 +486,11 @@ func (v *validator) roles(t *Topology) {
 	case FollowTheSun:
 		v.schedule(t)
 	}
+	if t.Roles.Controller != "" {
+		if _, ok := t.Region(t.Roles.Controller); !ok {
+			v.fail("roles.controller", "unknown region %q (the region the controller runs in)", t.Roles.Controller)
+		}
+	}
 	for _, role := range []struct{ name, region string }{{"primary", t.Roles.Primary}, {"dr", t.Roles.DR}, {"hub", t.Roles.Hub}} {
 		if role.region != "" && !uses[role.name] {
 			v.warn("roles."+role.name, "not used by %s; ignored", arch)
