@@ -302,22 +302,9 @@ func (c chooser) positions(n monitor.Node) (applied, received gtid.Position, err
 		if err != nil {
 			return nil, nil, fmt.Errorf("unreadable GTID position: %w", err)
 		}
-		applied = furthest(applied, p)
+		applied = gtid.Furthest(applied, p)
 	}
-	return applied, furthest(applied, c.relays[n.Name].GTIDIOPos), nil
-}
-
-// furthest is, per domain, the further GTID of a and b.
-func furthest(a, b gtid.Position) gtid.Position {
-	out := gtid.Position{}
-	for _, p := range []gtid.Position{a, b} {
-		for d, g := range p {
-			if g.Seq >= out.Seq(d) {
-				out[d] = g
-			}
-		}
-	}
-	return out
+	return applied, gtid.Furthest(applied, c.relays[n.Name].GTIDIOPos), nil
 }
 
 // lagsBehind names the first other candidate ahead of a in some domain.

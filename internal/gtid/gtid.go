@@ -222,3 +222,18 @@ func Errant(server, source Position, owned []uint32) []Range {
 	}
 	return out
 }
+
+// Furthest is, per domain, the furthest GTID of the positions: everything
+// any of them holds (a node's binlog and replica positions together, the
+// binlogs of several sources).
+func Furthest(ps ...Position) Position {
+	out := Position{}
+	for _, p := range ps {
+		for d, g := range p {
+			if g.Seq >= out.Seq(d) {
+				out[d] = g
+			}
+		}
+	}
+	return out
+}

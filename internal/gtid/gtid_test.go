@@ -280,3 +280,14 @@ func TestErrant(t *testing.T) {
 		})
 	}
 }
+
+func TestFurthest(t *testing.T) {
+	a, _ := Parse("1-101-5,2-201-9")
+	b, _ := Parse("1-102-7,3-301-1")
+	if got := Furthest(a, b).String(); got != "1-102-7,2-201-9,3-301-1" {
+		t.Errorf("Furthest = %s", got)
+	}
+	if got := Furthest(); len(got) != 0 {
+		t.Errorf("Furthest() = %v", got)
+	}
+}

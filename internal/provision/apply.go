@@ -139,9 +139,9 @@ func applyChange(ctx context.Context, t *topology.Topology, c *node.Client, cred
 		if err := c.StopReplica(ctx, change.channel.source.Connection); err != nil {
 			return err
 		}
-		return configureChannel(ctx, c, creds, change)
+		return configureChannel(ctx, c, creds, change.channel)
 	case KindCreateChannel:
-		return configureChannel(ctx, c, creds, change)
+		return configureChannel(ctx, c, creds, change.channel)
 	case KindStartChannel:
 		return c.StartReplica(ctx, change.channel.source.Connection)
 	}
@@ -181,9 +181,21 @@ func accountStatements(change Change, creds Credentials) []string {
 	return stmts
 }
 
+// ConfigureChannel (re)writes the layout's channel ch on its replica c,
+// whose connection must be stopped or absent, and starts it: the same
+// statements Apply runs, for recovery, which repoints replicas without a
+// whole plan. align is what Alignment says gtid_slave_pos must gain first.
+func ConfigureChannel(ctx context.Context, c *node.Client, t *topology.Topology, ep Endpoints, creds Credentials,
+	ch topology.Channel, align gtid.Position) error {
+	src, err := sourceConfig(t, ch, ep, creds)
+	if err != nil {
+		return err
+	}
+	return configureChannel(ctx, c, creds, &channelChange{source: src, parallelMode: t.Replication.ParallelMode, align: align})
+}
+
 // configureChannel (re)writes a stopped or absent connection and starts it.
-func configureChannel(ctx context.Context, c *node.Client, creds Credentials, change Change) error {
-	ch := change.channel
+func configureChannel(ctx context.Context, c *node.Client, creds Credentials, ch *channelChange) error {
 	if len(ch.align) > 0 {
 		if err := alignSlavePos(ctx, c, ch.align); err != nil {
 			return err

@@ -491,28 +491,40 @@ func channelDiffs(want node.SourceConfig, have node.ReplicaStatus, wantMode, hav
 	return diffs
 }
 
-// alignment decides what gtid_slave_pos must gain before a connection
-// (re)starts from the channel's source. A node's binlog can hold
+// alignment is Alignment for a planned channel, with the source as observed.
+func alignment(name string, st NodeState, ch topology.Channel, obs Observed) (gtid.Position, error) {
+	var source gtid.Position
+	if src, ok := obs.Nodes[ch.Source]; ok && src.Err == nil {
+		source = src.GTID.Binlog
+	}
+	return Alignment(name, st.GTID, ch, source)
+}
+
+// Alignment decides what gtid_slave_pos must gain before a connection
+// (re)starts from the channel's source; source is the source's
+// gtid_binlog_pos, nil when it is unknown. A node's binlog can hold
 // transactions its gtid_slave_pos lacks: those it wrote itself (an old
 // primary) or got from Galera. Started as it is, the connection would fetch
-// them again from a source that has them and stop on the duplicates. A
-// source lacking the domain sends nothing of it, so that domain is left
-// alone (naming a GTID the source does not have would stop the connection
-// with error 1236); a source that has the domain but not all of the node's
-// transactions means the histories diverged, which is refused.
-func alignment(name string, st NodeState, ch topology.Channel, obs Observed) (gtid.Position, error) {
+// them again from a source that has them and stop on the duplicates: this
+// is MariaDB's procedure for turning a primary into a replica with
+// MASTER_USE_GTID=slave_pos (set gtid_slave_pos from its gtid_binlog_pos
+// first), done per domain. A source lacking the domain sends nothing of it,
+// so that domain is left alone (naming a GTID the source does not have
+// would stop the connection with error 1236); a source that has the domain
+// but not all of the node's transactions means the histories diverged,
+// which is refused.
+func Alignment(name string, have node.GTIDState, ch topology.Channel, source gtid.Position) (gtid.Position, error) {
 	align := gtid.Position{}
-	for _, d := range st.GTID.Binlog.Domains() {
-		own := st.GTID.Binlog[d]
-		if own.Seq <= st.GTID.Slave.Seq(d) || (len(ch.DoDomainIDs) > 0 && !slices.Contains(ch.DoDomainIDs, d)) {
+	for _, d := range have.Binlog.Domains() {
+		own := have.Binlog[d]
+		if own.Seq <= have.Slave.Seq(d) || (len(ch.DoDomainIDs) > 0 && !slices.Contains(ch.DoDomainIDs, d)) {
 			continue
 		}
-		src, ok := obs.Nodes[ch.Source]
-		if !ok || src.Err != nil {
-			return nil, fmt.Errorf("node %s: connection '%s': cannot compare GTIDs with source %s, which was not observed: not planned",
+		if source == nil {
+			return nil, fmt.Errorf("node %s: connection '%s': cannot compare GTIDs with source %s, whose position is unknown (not observed): not planned",
 				name, ch.Connection, ch.Source)
 		}
-		srcLast, has := src.GTID.Binlog[d]
+		srcLast, has := source[d]
 		if !has {
 			continue
 		}

@@ -43,12 +43,13 @@ type Topology struct {
 	Schedule     []Window      `yaml:"schedule"`
 	Replication  Replication   `yaml:"replication"`
 	Credentials  CredentialRef `yaml:"credentials"`
+	Hooks        Hooks         `yaml:"hooks"`
+	Services     []Service     `yaml:"services"`
 
 	// Sections later work fills; kept as raw YAML so files written for a newer
 	// Meridian are not refused by this one.
-	Services  []Service `yaml:"services"`
-	Residency any       `yaml:"residency"`
-	Conflicts any       `yaml:"conflicts"`
+	Residency any `yaml:"residency"`
+	Conflicts any `yaml:"conflicts"`
 }
 
 // Region is a geographic location holding one cluster of its own.
@@ -145,13 +146,41 @@ type CredentialRef struct {
 	File string `yaml:"file"`
 }
 
-// Service is a router endpoint (filled by the router work).
+// Service is a router endpoint: applications of Region connect to Listen
+// as they would to MariaDB.
 type Service struct {
-	Name    string         `yaml:"name"`
-	Region  string         `yaml:"region"`
-	Kind    string         `yaml:"kind"`
-	Listen  string         `yaml:"listen"`
+	Name   string `yaml:"name"`
+	Region string `yaml:"region"`
+	// Kind is one of ServiceKinds (default readwritesplit).
+	Kind string `yaml:"kind"`
+	// Listen is host:port; empty means a free loopback port (a sandbox).
+	Listen string `yaml:"listen"`
+	// Options are the kind's settings, checked by the router.
 	Options map[string]any `yaml:"options"`
+}
+
+// ServiceKinds are how a service routes: readwritesplit (writes to the
+// primary, reads to a nearby replica), readconnroute (each connection to
+// one server of a set) and diff (every statement to two servers, answers
+// compared).
+var ServiceKinds = []string{"readwritesplit", "readconnroute", "diff"}
+
+// Hooks tell operators and other systems about failovers and switchovers
+// (the seed's Slack message and DNS update). The webhook URL often holds a
+// secret token: it belongs in the file webhook_file names or in
+// MERIDIAN_WEBHOOK_URL, never in the topology (webhook is for URLs without
+// one).
+type Hooks struct {
+	// Command runs with the event as JSON on stdin and MERIDIAN_* variables;
+	// it is an argv list, never run through a shell.
+	Command []string `yaml:"command"`
+	// Webhook receives the event as a JSON POST.
+	Webhook string `yaml:"webhook"`
+	// WebhookFile names a file holding the webhook URL (relative to the
+	// topology file's directory).
+	WebhookFile string `yaml:"webhook_file"`
+	// Timeout bounds each hook (default 5 s).
+	Timeout Duration `yaml:"timeout"`
 }
 
 // Duration is a time.Duration written as "80ms" in YAML.

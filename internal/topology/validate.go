@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -81,6 +82,7 @@ func (v *validator) validate(t *Topology) {
 	v.roles(t)
 	v.replication(t)
 	v.services(t)
+	v.hooks(t)
 }
 
 // name checks a required name's form and, when seen is given, that it is not
@@ -600,11 +602,63 @@ func (v *validator) wholeSeconds(field string, d time.Duration) {
 	}
 }
 
+// services checks the router services: each runs in a region, has a kind
+// the router knows and, when it names a listen address, one of its own.
+// Options are the router's to check (router.ConfigFromTopology).
 func (v *validator) services(t *Topology) {
-	seen := map[string]string{}
+	names, listens := map[string]string{}, map[string]string{}
 	for i, s := range t.Services {
 		p := fmt.Sprintf("services[%d]", i)
-		v.name(p+".name", "service", s.Name, seen)
-		v.region(p+".region", s.Region, "")
+		v.name(p+".name", "service", s.Name, names)
+		v.region(p+".region", s.Region, "the region the service runs in")
+		if s.Kind != "" && !slices.Contains(ServiceKinds, s.Kind) {
+			v.fail(p+".kind", "unknown kind %q: want %s", s.Kind, strings.Join(ServiceKinds, ", "))
+		}
+		if s.Listen == "" {
+			continue
+		}
+		_, port, err := net.SplitHostPort(s.Listen)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || perr != nil || n < 0 || n > 65535:
+			v.fail(p+".listen", "invalid listen address %q: want host:port, e.g. 0.0.0.0:3306 (leave it out for a free loopback port in a sandbox)", s.Listen)
+		case n == 0: // a free port at every start: never taken twice
+		default:
+			if first, taken := listens[s.Listen]; taken {
+				v.fail(p+".listen", "listen address %q already used by %s", s.Listen, first)
+			} else {
+				listens[s.Listen] = fmt.Sprintf("service %q (%s)", s.Name, v.at(p))
+			}
+		}
+	}
+}
+
+// hooks checks the notification hooks. A webhook URL that carries
+// credentials or a query (where tokens usually sit) is refused: secrets go
+// in webhook_file or MERIDIAN_WEBHOOK_URL.
+func (v *validator) hooks(t *Topology) {
+	h := t.Hooks
+	if v.has("hooks.command") {
+		switch {
+		case len(h.Command) == 0:
+			v.fail("hooks.command", "empty: want the program and its arguments, e.g. [/usr/local/bin/notify, --channel, ops]")
+		case h.Command[0] == "":
+			v.fail("hooks.command", "the program (first element) is empty")
+		}
+	}
+	if h.Webhook != "" && h.WebhookFile != "" {
+		v.fail("hooks.webhook_file", "set webhook or webhook_file, not both")
+	}
+	if h.Webhook != "" {
+		u, err := url.Parse(h.Webhook)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			v.fail("hooks.webhook", "invalid URL %q: want http:// or https:// with a host", h.Webhook)
+		case u.User != nil || u.RawQuery != "":
+			v.fail("hooks.webhook", "the URL carries credentials or a query, where secret tokens sit: secrets never go in the topology; put the URL in the file named by hooks.webhook_file or in MERIDIAN_WEBHOOK_URL")
+		}
+	}
+	if v.has("hooks.timeout") && h.Timeout.Duration <= 0 {
+		v.fail("hooks.timeout", "must be positive, e.g. 5s")
 	}
 }

@@ -542,13 +542,20 @@ func TestValidation(t *testing.T) {
 			"regions: [{name: eu, gtid_domain_id: 1}]",
 			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}]",
 			"services:",
-			"  - {name: rw, region: eu, kind: readwrite, listen: 127.0.0.1:4006, options: {max_lag: 2s}}",
-			"  - {name: rw, region: mars}",
-			"  - {region: eu}"),
+			"  - {name: rw, region: eu, kind: readwritesplit, listen: 127.0.0.1:4006, options: {max_lag: 2s}}",
+			"  - {name: rw, region: mars, kind: readwrite}",
+			"  - {region: eu, listen: 127.0.0.1:4006}",
+			"  - {name: ro, kind: readconnroute, listen: 4007}",
+			"  - {name: free, region: eu, kind: diff, listen: 127.0.0.1:0}",
+			"  - {name: free2, region: eu, listen: 127.0.0.1:0}"),
 		problems: []string{
 			`t.yaml:7: services[1].name: duplicate service name "rw" (first at line 6)`,
 			`t.yaml:7: services[1].region: unknown region "mars"`,
+			`t.yaml:7: services[1].kind: unknown kind "readwrite": want readwritesplit, readconnroute, diff`,
 			`t.yaml:8: services[2].name: required`,
+			`t.yaml:8: services[2].listen: listen address "127.0.0.1:4006" already used by service "rw" (line 6)`,
+			`t.yaml:9: services[3].region: required: the region the service runs in`,
+			`t.yaml:9: services[3].listen: invalid listen address "4007": want host:port, e.g. 0.0.0.0:3306 (leave it out for a free loopback port in a sandbox)`,
 		},
 	}, {
 		name: "sections for later work are accepted as they are",
@@ -559,6 +566,35 @@ func TestValidation(t *testing.T) {
 			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}]",
 			"residency: {jurisdictions: [{name: gdpr, region: eu}]}",
 			"conflicts: {default: last-write-wins}"),
+	}, {
+		name: "hooks: argv command, webhook without secrets, positive timeout",
+		yaml: doc(
+			"name: t",
+			"architecture: active-active",
+			"regions: [{name: eu, gtid_domain_id: 1}]",
+			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}]",
+			"hooks:",
+			"  command: []",
+			"  webhook: https://hooks.example.com/x?token=abc",
+			"  webhook_file: /etc/meridian/webhook",
+			"  timeout: 0s"),
+		problems: []string{
+			`t.yaml:6: hooks.command: empty: want the program and its arguments, e.g. [/usr/local/bin/notify, --channel, ops]`,
+			`t.yaml:7: hooks.webhook: the URL carries credentials or a query, where secret tokens sit: secrets never go in the topology; put the URL in the file named by hooks.webhook_file or in MERIDIAN_WEBHOOK_URL`,
+			`t.yaml:8: hooks.webhook_file: set webhook or webhook_file, not both`,
+			`t.yaml:9: hooks.timeout: must be positive, e.g. 5s`,
+		},
+	}, {
+		name: "hooks: a webhook that is no URL, a valid command",
+		yaml: doc(
+			"name: t",
+			"architecture: active-active",
+			"regions: [{name: eu, gtid_domain_id: 1}]",
+			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}]",
+			"hooks: {command: [/bin/notify, --to, ops], webhook: 'ftp://x', timeout: 2s}"),
+		problems: []string{
+			`t.yaml:5: hooks.webhook: invalid URL "ftp://x": want http:// or https:// with a host`,
+		},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { checkIssues(t, c.yaml, c.problems, c.warnings) })
