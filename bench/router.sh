@@ -93,7 +93,16 @@ target_addr() { # target_addr WORKLOAD TARGET
     router) echo "$router" ;;
   esac
 }
-declare -A txs secs p95s
+# The proxies' CPU time per statement is the steadiest measure on a shared
+# machine: other processes slow a run down but do not add to it. The
+# router's process also holds the idle sandbox's WAN proxies (nothing
+# crosses them during these read-only workloads).
+declare -A proxy_pid=([haproxy]=$haproxy_pid [goproxy]=$goproxy_pid [router]=$(field pid))
+cpu_ticks() { # cpu_ticks TARGET: user+system clock ticks of its proxy so far
+  local pid=${proxy_pid[$1]:-}
+  if [ -n "$pid" ]; then awk '{print $14 + $15}' "/proc/$pid/stat"; else echo 0; fi
+}
+declare -A txs secs p95s queries ticks
 slice=$((duration / rounds))
 for w in oltp_point_select oltp_read_only; do
   for t in "${targets[@]}"; do
@@ -101,7 +110,10 @@ for w in oltp_point_select oltp_read_only; do
   done
   for r in $(seq "$rounds"); do
     for t in "${targets[@]}"; do
+      before=$(cpu_ticks "$t")
       out=$(sb "$w" "$(target_addr "$w" "$t")" run --threads="$threads" --time="$slice" --percentile=95)
+      ticks[$w/$t]=$(( ${ticks[$w/$t]:-0} + $(cpu_ticks "$t") - before ))
+      queries[$w/$t]=$(( ${queries[$w/$t]:-0} + $(sed -n 's/.*queries: *\([0-9]*\) .*/\1/p' <<<"$out") ))
       n=$(sed -n 's/.*transactions: *\([0-9]*\) .*/\1/p' <<<"$out")
       s=$(sed -n 's/.*total time: *\([0-9.]*\)s.*/\1/p' <<<"$out")
       p=$(sed -n 's/.*95th percentile: *\([0-9.]*\).*/\1/p' <<<"$out")
@@ -113,6 +125,8 @@ for w in oltp_point_select oltp_read_only; do
   done
 done
 tps() { awk -v n="${txs[$1]}" -v s="${secs[$1]}" 'BEGIN{printf "%.0f", n/s}'; }
+clk_tck=$(getconf CLK_TCK)
+cpu_us() { awk -v t="${ticks[$1]}" -v q="${queries[$1]}" -v hz="$clk_tck" 'BEGIN{printf "%.1f", t*1e6/hz/q}'; }
 p95() { tr ' ' '\n' <<<"${p95s[$1]}" | sed '/^$/d' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 mem() { curl -s "$memory" | python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
@@ -133,14 +147,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 cell() { echo "$(tps "$1/$2") / $(p95 "$1/$2") ms"; }
 row() { # row WORKLOAD
   local w=$1
-  echo "| \`$w\` | $(cell "$w" direct) | $(cell "$w" haproxy) | $(cell "$w" goproxy) | $(cell "$w" router) | $(ratio "$(tps "$w/router")" "$(tps "$w/haproxy")") × | $(ratio "$(p95 "$w/router")" "$(p95 "$w/haproxy")") × |"
+  echo "| \`$w\` | $(cell "$w" direct) | $(cell "$w" haproxy) | $(cell "$w" goproxy) | $(cell "$w" router) | $(ratio "$(tps "$w/router")" "$(tps "$w/haproxy")") × | $(ratio "$(p95 "$w/router")" "$(p95 "$w/haproxy")") × | $(cpu_us "$w/haproxy") / $(cpu_us "$w/goproxy") / $(cpu_us "$w/router") |"
 }
 table=$(cat <<MD
 <!-- router:begin -->
-Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/router.sh\`: sysbench $(sysbench --version | cut -d' ' -f2), $threads threads, 4 tables × 20000 rows, server-side prepared statements. Every target ran $rounds × ${slice} s per workload, the targets interleaved round by round after a 3 s warm-up each, all against the same active-passive sandbox. The router (region eu) serves point selects from the replica eu-2 and read-only transactions (\`BEGIN\` … \`COMMIT\`, read-write to a router) from the primary eu-1; every baseline goes to that same server. Cells: transactions per second / median of the rounds' 95th-percentile latency.
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/router.sh\`: sysbench $(sysbench --version | cut -d' ' -f2), $threads threads, 4 tables × 20000 rows, server-side prepared statements. Every target ran $rounds × ${slice} s per workload, the targets interleaved round by round after a 3 s warm-up each, all against the same active-passive sandbox. The router (region eu) serves point selects from the replica eu-2 and read-only transactions (\`BEGIN\` … \`COMMIT\`, read-write to a router) from the primary eu-1; every baseline goes to that same server. Cells: transactions per second / median of the rounds' 95th-percentile latency; the last column is each proxy process's CPU time (user + system, from \`/proc/PID/stat\`) per statement.
 
-| workload | direct | HAProxy 2.6 (TCP mode) | plain Go TCP proxy (\`io.Copy\`) | Meridian router | router ÷ HAProxy throughput (target ≥ 0.9) | router ÷ HAProxy p95 (target ≤ 1.2) |
-|---|---|---|---|---|---|---|
+| workload | direct | HAProxy 2.6 (TCP mode) | plain Go TCP proxy (\`io.Copy\`) | Meridian router | router ÷ HAProxy throughput (target ≥ 0.9) | router ÷ HAProxy p95 (target ≤ 1.2) | proxy CPU µs per statement: HAProxy / Go proxy / router |
+|---|---|---|---|---|---|---|---|
 $(row oltp_point_select)
 $(row oltp_read_only)
 

@@ -38,6 +38,7 @@ func rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
-	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand())
+	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand(),
+		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand())
 	return root
 }

@@ -1,50 +1,97 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meridian-geo/meridian/internal/controller"
+	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/services"
 )
 
 func runCommand() *cobra.Command {
 	var f estateFlags
-	var region, listen string
-	var interval, historyRetention time.Duration
+	var region, listen, controllerURL string
+	var interval, serviceInterval, historyRetention time.Duration
+	var stateFile string // failover-controller
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Run the controller: monitor the estate and serve /metrics, /api/v1/topology and the web page",
-		Args:  cobra.NoArgs,
+		Short: "Run the controller (monitor, /metrics, /api/v1/topology, web page) and the router services of its region",
+		Long: "Run the controller and the router services the topology declares in its region. " +
+			"With --controller URL, run only the router services of --region, following a controller that runs elsewhere.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if region == "" && controllerURL == "" {
+				// The controller goes where the topology places it.
+				e, err := estate.Open(f.file, f.sandbox, "")
+				if err != nil {
+					return err
+				}
+				region = e.Topology.ControllerRegion(time.Now())
+			}
 			e, err := f.openFrom(region)
 			if err != nil {
 				return err
 			}
-			c, err := controller.Start(cmd.Context(), controller.Config{
-				Listen: listen,
-				Monitor: monitor.Config{
-					Topology:         e.Topology,
-					Endpoints:        e.Endpoints,
-					Region:           e.Region,
-					Interval:         interval,
-					HistoryRetention: historyRetention,
-				},
+			if controllerURL == "" {
+				if stateFile == "" && f.sandbox != "" {
+					stateFile = filepath.Join(f.sandbox, sandbox.ControllerStateFile)
+				}
+				c, err := controller.Start(cmd.Context(), controller.Config{
+					Listen:      listen,
+					Credentials: e.Credentials,
+					StateFile:   stateFile,
+					Monitor: monitor.Config{
+						Topology:         e.Topology,
+						Endpoints:        e.Endpoints,
+						Region:           e.Region,
+						Interval:         interval,
+						HistoryRetention: historyRetention,
+					},
+				})
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				controllerURL = c.URL()
+				fmt.Printf("Meridian controller in region %s: %s (metrics at %s/metrics)\n", e.Region, c.URL(), c.URL())
+			}
+			set, err := services.Start(cmd.Context(), services.Config{
+				Topology: e.Topology,
+				Regions:  []services.Region{{Name: e.Region, Controller: controllerURL, Endpoints: e.Endpoints}},
+				Admin:    e.Credentials.Admin,
+				Interval: serviceInterval,
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Printf("Meridian controller in region %s: %s (metrics at %s/metrics)\n", e.Region, c.URL(), c.URL())
+			defer set.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			if err := set.WaitReady(ctx); err != nil {
+				slog.Warn("router services: no view from the controller yet; they keep trying", "err", err)
+			}
+			for _, s := range set.Statuses() {
+				fmt.Printf("Router service %s (%s) in region %s: %s\n", s.Name, s.Kind, s.Region, s.Listen)
+			}
 			<-cmd.Context().Done()
-			return c.Close()
+			return nil
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&region, "region", "", "region the controller runs in (default: the primary region now, or the first region)")
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "HTTP listen address")
+	cmd.Flags().StringVar(&region, "region", "", "region this process runs in (default: the controller's region, topology roles.controller)")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "controller HTTP listen address")
+	cmd.Flags().StringVar(&controllerURL, "controller", "", "follow the controller at this URL instead of running one (router services of --region only)")
+	cmd.Flags().StringVar(&stateFile, "state", "", "file keeping the runtime primaries across restarts, audit log beside it (default: the sandbox's controller-state.json; none: memory only)")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "probe interval")
+	cmd.Flags().DurationVar(&serviceInterval, "service-interval", services.DefaultInterval, "how often router services poll the controller's view and renew their write leases")
 	cmd.Flags().DurationVar(&historyRetention, "history-retention", 7*24*time.Hour, "how long replication_lag_history rows are kept")
 	return cmd
 }

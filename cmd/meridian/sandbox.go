@@ -34,7 +34,7 @@ func sandboxCommand() *cobra.Command {
 				slog.Warn(w.String())
 			}
 			started := time.Now()
-			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh, Controller: !noController})
+			sb, err := sandbox.Up(cmd.Context(), sandbox.Options{Topology: t, Dir: dir, Fresh: fresh, Controller: !noController, Services: !noController})
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func sandboxCommand() *cobra.Command {
 	}
 	up.Flags().StringVarP(&file, "file", "f", "", "topology file (default: the embedded examples/ecommerce.yaml)")
 	up.Flags().BoolVar(&fresh, "fresh", false, "discard the data directories of a previous run")
-	up.Flags().BoolVar(&noController, "no-controller", false, "do not start a controller (run your own with `meridian run --sandbox DIR`)")
+	up.Flags().BoolVar(&noController, "no-controller", false, "do not start a controller nor the router services (run your own with `meridian run --sandbox DIR`)")
 
 	down := &cobra.Command{
 		Use:   "down",

@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/status"
 )
@@ -49,6 +50,9 @@ func statusCommand() *cobra.Command {
 						fmt.Print("\x1b[H\x1b[2J")
 					}
 					fmt.Print(status.Table(s, color))
+					if apiURL != "" {
+						printControllerStatus(cmd.Context(), apiURL)
+					}
 				}
 				if watch <= 0 {
 					return nil
@@ -101,4 +105,43 @@ func snapshotSource(f *estateFlags, apiURL string) (func(context.Context) (monit
 	return func(ctx context.Context) (monitor.Snapshot, error) {
 		return monitor.ProbeOnce(ctx, monitor.Config{Topology: e.Topology, Endpoints: e.Endpoints, Region: e.Region})
 	}, nil
+}
+
+// printControllerStatus adds what the controller decided to the table: the
+// runtime primaries, the write leases, nodes kept out, the schedule's next
+// move. Nothing is printed when it cannot be read (an older controller).
+func printControllerStatus(ctx context.Context, apiURL string) {
+	url := strings.TrimSuffix(apiURL, "/") + "/api/v1/controller"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var st controller.Status
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return
+	}
+	fmt.Printf("\nPrimary region: %s", st.PrimaryRegion)
+	if len(st.Primaries.Nodes) > 0 {
+		fmt.Printf("  (runtime primaries: %v)", st.Primaries.Nodes)
+	}
+	fmt.Printf("  automatic failover: %v\n", st.AutomaticFailover)
+	for _, l := range st.Leases {
+		state := "granting"
+		if !l.Granting {
+			state = "REVOKED"
+		}
+		fmt.Printf("Write lease %-6s -> %-10s %s, last grant ends in %s\n", l.Region, l.Primary, state, l.ExpiresIn.Round(time.Millisecond))
+	}
+	for node, errant := range st.KeptOut {
+		fmt.Printf("Kept out: %s (errant, lost in the failover: %s)\n", node, strings.Join(errant, ", "))
+	}
+	if sc := st.Schedule; sc != nil {
+		fmt.Printf("Follow-the-sun: window %s, primary %s; next move to %s at %s UTC\n",
+			sc.Window, sc.Primary, sc.NextRegion, sc.NextMove.UTC().Format("2006-01-02 15:04"))
+	}
 }

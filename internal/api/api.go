@@ -28,13 +28,26 @@ type SnapshotSource interface {
 type Option func(*config)
 
 type config struct {
-	logger *slog.Logger
+	logger     *slog.Logger
+	ops        Operations
+	collectors []prometheus.Collector
 }
 
 // WithLogger sets where request errors (a failed metrics collection, a
 // client gone mid-response) are logged; slog.Default() otherwise.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithOperations serves the controller's actions (leases, switchover,
+// failover, ack, audit, status); without it those endpoints are absent.
+func WithOperations(ops Operations) Option {
+	return func(c *config) { c.ops = ops }
+}
+
+// WithCollector adds metrics to /metrics (the controller's own).
+func WithCollector(col prometheus.Collector) Option {
+	return func(c *config) { c.collectors = append(c.collectors, col) }
 }
 
 //go:embed web
@@ -44,6 +57,8 @@ var webFiles embed.FS
 //
 //	GET /api/v1/topology  the last snapshot as JSON (503 before the first one)
 //	GET /metrics          Prometheus metrics built from the last snapshot
+//	                      (and the WithCollector ones)
+//	... and with WithOperations the controller's endpoints (operations.go)
 //	GET /healthz          "ok"
 //	GET /                 the topology page
 func New(src SnapshotSource, opts ...Option) http.Handler {
@@ -58,6 +73,7 @@ func New(src SnapshotSource, opts ...Option) http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		snapshotCollector{src: src},
 	)
+	reg.MustRegister(cfg.collectors...)
 
 	web, err := fs.Sub(webFiles, "web")
 	if err != nil {
@@ -75,6 +91,9 @@ func New(src SnapshotSource, opts ...Option) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok"))
 	})
+	if cfg.ops != nil {
+		operationRoutes(mux, cfg.ops, cfg.logger)
+	}
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux
 }

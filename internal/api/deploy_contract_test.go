@@ -14,7 +14,11 @@ import (
 // and the Grafana dashboard in deploy/ from drifting away from /metrics:
 // every meridian_* name they mention must be one the handler exposes.
 func TestDeployFilesUseExposedMetrics(t *testing.T) {
-	_, _, samples := scrape(t, api.New(&source{snap: estate(time.Now())}))
+	controller := api.NewControllerMetrics(func() api.ControllerGauges {
+		return api.ControllerGauges{Primaries: map[string]string{"eu": "eu-1"},
+			Leases: []api.LeaseGauge{{Region: "eu", Granting: true, ExpiresIn: 3 * time.Second}}}
+	})
+	_, _, samples := scrape(t, api.New(&source{snap: estate(time.Now())}, api.WithCollector(controller)))
 	exposed := map[string]bool{}
 	name := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`)
 	for series := range samples {

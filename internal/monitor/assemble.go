@@ -58,8 +58,9 @@ func (p probeState) current() *observation {
 // round is everything a snapshot is built from. Building it is pure.
 type round struct {
 	topo                   *topology.Topology
-	at                     time.Time // wall clock: the layout and the snapshot's time
-	mono                   time.Time // monotonic now, to age probes still running
+	primaries              topology.Primaries // who writes: the layout's
+	at                     time.Time          // wall clock: the layout and the snapshot's time
+	mono                   time.Time          // monotonic now, to age probes still running
 	region                 string
 	interval, probeTimeout time.Duration
 	probes                 map[string]probeState
@@ -73,12 +74,12 @@ type round struct {
 
 func (r round) snapshot() Snapshot {
 	t := r.topo
-	layout := t.Layout(r.at)
-	writable := t.WritableRegions(r.at)
+	layout := t.LayoutFor(r.at, r.primaries)
+	writable := t.WritableRegionsFor(r.at, r.primaries)
 	beating := map[uint32]bool{}
 	s := Snapshot{
 		At: r.at, Topology: t.Name, Architecture: string(t.Architecture),
-		ControllerRegion: r.region, Interval: r.interval,
+		ControllerRegion: r.region, Interval: r.interval, Primaries: r.primaries,
 		Regions: []Region{}, Nodes: []Node{}, WAN: r.wan(),
 	}
 	for _, reg := range t.Regions {
@@ -86,7 +87,7 @@ func (r round) snapshot() Snapshot {
 		if w {
 			beating[reg.GTIDDomainID] = true
 		}
-		s.Regions = append(s.Regions, Region{Name: reg.Name, Location: reg.Location, Domain: reg.GTIDDomainID, Writable: w, LinkNode: t.LinkNode(reg.Name)})
+		s.Regions = append(s.Regions, Region{Name: reg.Name, Location: reg.Location, Domain: reg.GTIDDomainID, Writable: w, LinkNode: t.LinkNodeFor(reg.Name, r.primaries)})
 	}
 	for _, ref := range t.Nodes() {
 		s.Nodes = append(s.Nodes, r.node(ref, layout, beating))

@@ -521,3 +521,26 @@ func TestClone(t *testing.T) {
 		t.Errorf("changing a clone changed the original: %+v", s)
 	}
 }
+
+// TestSnapshotFollowsPrimaries: after a failover to us-1 the snapshot's
+// layout is the one the runtime primaries give, not the file's.
+func TestSnapshotFollowsPrimaries(t *testing.T) {
+	ap := example(t, "active-passive")
+	moved := topology.Primaries{Region: "us", Nodes: map[string]string{"us-main": "us-1"}}
+	r := round{topo: ap, primaries: moved, at: t0, mono: t0, region: "us", interval: time.Second,
+		probeTimeout: 800 * time.Millisecond, probes: map[string]probeState{}, sourceAddr: noAddr}
+	s := r.snapshot()
+	if !reflect.DeepEqual(s.Primaries, moved) {
+		t.Errorf("snapshot primaries %+v, want %+v", s.Primaries, moved)
+	}
+	for _, reg := range s.Regions {
+		if want := reg.Name == "us"; reg.Writable != want {
+			t.Errorf("region %s writable=%v, want %v", reg.Name, reg.Writable, want)
+		}
+	}
+	for _, n := range s.Nodes {
+		if want := n.Name == "us-1"; n.Writable != want {
+			t.Errorf("node %s writable=%v, want %v", n.Name, n.Writable, want)
+		}
+	}
+}

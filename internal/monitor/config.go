@@ -45,6 +45,10 @@ type Config struct {
 	HistoryInterval time.Duration
 	// HistoryRetention is how long history rows are kept (default 7 days).
 	HistoryRetention time.Duration
+	// Primaries is who takes writes when the monitor starts (the zero value:
+	// the file's choice); Monitor.SetPrimaries follows failovers and
+	// switchovers from then on.
+	Primaries topology.Primaries
 	// Now is the wall clock (default time.Now): it decides who is writable
 	// (follow-the-sun) and stamps snapshots and history rows. Probe timing
 	// and timeouts use the monotonic clock.

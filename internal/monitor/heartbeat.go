@@ -41,11 +41,13 @@ func heartbeatSQL(domain uint32) string {
 
 // heartbeater writes one region's heartbeat row on the region's link node
 // every heartbeat interval while the layout makes the region writable, on a
-// connection of its own.
+// connection of its own. Both follow the primaries: after a failover inside
+// the region the writer moves to the new link node.
 type heartbeater struct {
 	region, node   string
 	domain         uint32
 	cfg            Config
+	primaries      func() topology.Primaries
 	count          *counters
 	tally          *tally
 	client         *node.Client
@@ -56,13 +58,20 @@ type heartbeater struct {
 	connectTimeout time.Duration
 }
 
-func newHeartbeater(cfg Config, region topology.Region, t *tally) *heartbeater {
-	link := cfg.Topology.LinkNode(region.Name)
-	return &heartbeater{
-		region: region.Name, node: link, domain: region.GTIDDomainID, cfg: cfg, count: t.nodes[link],
-		tally: t, connectTimeout: cfg.connectTimeout(link),
-		log: cfg.Logger.With("node", link, "region", region.Name),
+func newHeartbeater(cfg Config, region topology.Region, t *tally, primaries func() topology.Primaries) *heartbeater {
+	return &heartbeater{region: region.Name, domain: region.GTIDDomainID, cfg: cfg, primaries: primaries, tally: t}
+}
+
+// follow points the writer at the region's link node under p.
+func (h *heartbeater) follow(p topology.Primaries) {
+	link := h.cfg.Topology.LinkNodeFor(h.region, p)
+	if link == h.node {
+		return
 	}
+	h.disconnect()
+	h.node, h.count, h.connectTimeout = link, h.tally.nodes[link], h.cfg.connectTimeout(link)
+	h.log = h.cfg.Logger.With("node", link, "region", h.region)
+	h.problem = ""
 }
 
 func (h *heartbeater) run(ctx context.Context) {
@@ -70,7 +79,9 @@ func (h *heartbeater) run(ctx context.Context) {
 	ticker := time.NewTicker(h.cfg.HeartbeatInterval)
 	defer ticker.Stop()
 	for {
-		if slices.Contains(h.cfg.Topology.WritableRegions(h.cfg.Now()), h.region) {
+		p := h.primaries()
+		h.follow(p)
+		if slices.Contains(h.cfg.Topology.WritableRegionsFor(h.cfg.Now(), p), h.region) {
 			h.beat(ctx)
 		} else {
 			h.disconnect()

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 // Monitor probes an estate until its Run returns.
@@ -37,9 +39,14 @@ type Monitor struct {
 	historian    *historian
 	tally        *tally
 	// done receives the round number of every finished probe.
-	done    chan uint64
+	done chan uint64
+	// soon starts the next round before the interval is over (ProbeNow).
+	soon    chan struct{}
 	started atomic.Bool
 
+	// primaries is who takes writes now: the layout every round and the
+	// heartbeat writers follow.
+	primaries atomic.Pointer[topology.Primaries]
 	latest    atomic.Pointer[Snapshot]
 	first     chan struct{} // closed by the first snapshot
 	firstOnce sync.Once
@@ -62,15 +69,33 @@ func New(cfg Config) (*Monitor, error) {
 		historian:   newHistorian(cfg, t),
 		tally:       t,
 		first:       make(chan struct{}),
+		soon:        make(chan struct{}, 1),
 		subscribers: map[chan Snapshot]struct{}{},
 	}
+	m.primaries.Store(&cfg.Primaries)
 	m.done = make(chan uint64, 2*len(m.probers))
 	for _, r := range cfg.Topology.Regions {
 		if cfg.Topology.LinkNode(r.Name) != "" {
-			m.heartbeaters = append(m.heartbeaters, newHeartbeater(cfg, r, t))
+			m.heartbeaters = append(m.heartbeaters, newHeartbeater(cfg, r, t, m.Primaries))
 		}
 	}
 	return m, nil
+}
+
+// SetPrimaries makes p who takes writes (after a failover or switchover):
+// from the next round on, the snapshots' layout (writable nodes, expected
+// channels, link nodes) is topology.LayoutFor(now, p), and the heartbeat
+// writers move to the writable regions' link nodes under p.
+func (m *Monitor) SetPrimaries(p topology.Primaries) {
+	p.Nodes = maps.Clone(p.Nodes)
+	m.primaries.Store(&p)
+}
+
+// Primaries is who the monitor takes to be writing now.
+func (m *Monitor) Primaries() topology.Primaries {
+	p := *m.primaries.Load()
+	p.Nodes = maps.Clone(p.Nodes)
+	return p
 }
 
 func newProbers(cfg Config, t *tally) []*prober {
@@ -176,19 +201,31 @@ func (m *Monitor) rounds(ctx context.Context) {
 			}
 		}
 		deadline.Stop()
-		m.publish(buildRound(m.cfg, m.probers, m.latest.Load()).snapshot())
+		m.publish(buildRound(m.cfg, m.Primaries(), m.probers, m.latest.Load()).snapshot())
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		case <-m.soon:
+			ticker.Reset(m.cfg.Interval)
 		}
 	}
 }
 
+// ProbeNow starts the next round at once, or as soon as the current one
+// has been published: after a failover or switchover the routers' view
+// should not wait for the interval to show the new primary.
+func (m *Monitor) ProbeNow() {
+	select {
+	case m.soon <- struct{}{}:
+	default:
+	}
+}
+
 // buildRound gathers what the probers know now.
-func buildRound(cfg Config, probers []*prober, previous *Snapshot) round {
+func buildRound(cfg Config, p topology.Primaries, probers []*prober, previous *Snapshot) round {
 	r := round{
-		topo: cfg.Topology, at: cfg.Now(), mono: time.Now(), region: cfg.Region,
+		topo: cfg.Topology, primaries: p, at: cfg.Now(), mono: time.Now(), region: cfg.Region,
 		interval: cfg.Interval, probeTimeout: cfg.ProbeTimeout,
 		probes: map[string]probeState{}, previousErrant: map[string][]string{},
 		sourceAddr: cfg.Endpoints.SourceAddr,
@@ -296,7 +333,7 @@ func ProbeOnce(ctx context.Context, cfg Config) (Snapshot, error) {
 		if err := ctx.Err(); err != nil {
 			return Snapshot{}, fmt.Errorf("monitor: probe %s: %w", cfg.Topology.Name, err)
 		}
-		s := buildRound(cfg, probers, previous).snapshot()
+		s := buildRound(cfg, cfg.Primaries, probers, previous).snapshot()
 		previous = &s
 	}
 	return *previous, nil
@@ -372,6 +409,7 @@ func (t *tally) count(o *observation) {
 // clone copies everything a receiver could change.
 func (s *Snapshot) clone() Snapshot {
 	c := *s
+	c.Primaries.Nodes = maps.Clone(s.Primaries.Nodes)
 	c.Regions = slices.Clone(s.Regions)
 	c.WAN = slices.Clone(s.WAN)
 	for i, l := range c.WAN {

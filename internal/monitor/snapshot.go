@@ -1,6 +1,10 @@
 package monitor
 
-import "time"
+import (
+	"time"
+
+	"github.com/meridian-geo/meridian/internal/topology"
+)
 
 // Snapshot is everything the controller knows about the estate after one
 // probe round. It is a plain value: the API serves it as JSON, the metrics
@@ -12,8 +16,11 @@ type Snapshot struct {
 	Architecture     string        `json:"architecture"`
 	ControllerRegion string        `json:"controller_region"`
 	Interval         time.Duration `json:"interval_ns"`
-	Regions          []Region      `json:"regions"`
-	Nodes            []Node        `json:"nodes"`
+	// Primaries is who takes writes in this snapshot's layout (set at run
+	// time by failovers and switchovers; zero: the file's choice).
+	Primaries topology.Primaries `json:"primaries"`
+	Regions   []Region           `json:"regions"`
+	Nodes     []Node             `json:"nodes"`
 	// WAN is the round trip measured from the controller's region to each
 	// other region.
 	WAN []WANLink `json:"wan"`

@@ -7,18 +7,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/router/classify"
 	"github.com/meridian-geo/meridian/internal/router/protocol"
 )
 
 // MariaDB error codes the router answers with itself.
 const (
-	erAccessDenied       = 1045
-	erBadDB              = 1049
-	erUnknownError       = 1105
-	erUnknownStmtHandler = 1243
-	erNoOpenCursor       = 1421
-	erConnectionKilled   = 1927
+	erAccessDenied            = 1045
+	erBadDB                   = 1049
+	erUnknownError            = 1105
+	erUnknownStmtHandler      = 1243
+	erOptionPreventsStatement = 1290
+	erNoOpenCursor            = 1421
+	erConnectionKilled        = 1927
 )
 
 // backend is one connection a session opened to a node.
@@ -32,8 +34,11 @@ type backend struct {
 	// stmts maps the client's statement ids to this backend's.
 	stmts map[uint32]backendStmt
 	// inTx is whether the server reported a transaction open last time.
-	inTx   bool
-	closed bool
+	inTx bool
+	// reached is what this connection's server is known to have applied
+	// (causal reads waited for it), so that a read needs no wait again.
+	reached gtid.Position
+	closed  bool
 }
 
 // backendStmt is a statement as prepared on one backend.
@@ -69,7 +74,7 @@ func (b *backend) close() {
 // open lists the session's open backend connections.
 func (s *session) open() []*backend {
 	var out []*backend
-	for _, b := range []*backend{s.primary, s.replica} {
+	for _, b := range []*backend{s.primary, s.replica, s.other} {
 		if b != nil {
 			out = append(out, b)
 		}
@@ -85,6 +90,8 @@ func (s *session) drop(b *backend) {
 		s.primary = nil
 	case s.replica:
 		s.replica = nil
+	case s.other:
+		s.other = nil
 	}
 }
 
@@ -94,6 +101,7 @@ func (s *session) dropAll() {
 		b.quit()
 	}
 	s.primary, s.replica, s.last = nil, nil, nil
+	s.bound, s.other = "", nil
 }
 
 // errTxLost is the answer when the node a transaction ran on is gone or no
@@ -108,6 +116,9 @@ func errTxLost(role string) error {
 // statements of a read-only transaction) goes where that one ran.
 func (s *session) backendFor(d classify.Decision) (*backend, error) {
 	v := s.svc.view.View()
+	if s.svc.binding != nil {
+		return s.boundBackend(v)
+	}
 	if d.Class.SameBackend && s.last != nil && !s.last.closed {
 		if s.last == s.primary {
 			return s.primaryBackend(v)
@@ -143,6 +154,17 @@ func (s *session) endTransaction() {
 // opened (or reopened after the primary moved) when needed. A transaction
 // that ran on a primary that moved is lost, and the client is told so.
 func (s *session) primaryBackend(v View) (*backend, error) {
+	// --- write lease check (owned by the services work) ---
+	if !leaseAllows(v, time.Now()) {
+		if b := s.primary; b != nil && s.inTransactionOn(b) {
+			// Its COMMIT must not reach a primary the lease no longer
+			// covers: closing the connection rolls the transaction back.
+			s.drop(b)
+			s.endTransaction()
+		}
+		return nil, errNoLease
+	}
+	// --- end of the write lease check ---
 	if b := s.primary; b != nil {
 		if b.node == v.Primary && current(v, b.node, b.addr) {
 			return b, nil
@@ -166,6 +188,26 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 	return b, nil
 }
 
+// --- write lease check (owned by the services work) ---
+
+// errNoLease refuses a statement for the primary while the router holds
+// no write lease for it: ER_OPTION_PREVENTS_STATEMENT, as a read-only
+// server would answer.
+var errNoLease = &protocol.ServerError{Code: erOptionPreventsStatement, State: "HY000",
+	Message: "meridian: no write lease for the primary (controller unreachable or failover in progress)"}
+
+// leaseAllows reports whether the view's lease lets statements go to its
+// primary at now: no lease needed, or a valid one naming that primary.
+func leaseAllows(v View, now time.Time) bool {
+	if v.Lease == nil {
+		return true
+	}
+	primary, ok := v.Lease.Valid(now)
+	return ok && primary == v.Primary
+}
+
+// --- end of the write lease check ---
+
 // readBackend is where a read goes: the session's replica while it stays
 // eligible, another one otherwise, the primary when none is.
 func (s *session) readBackend(v View) (*backend, error) {
@@ -182,7 +224,7 @@ func (s *session) readBackend(v View) (*backend, error) {
 	}
 	if b := s.replica; b != nil {
 		if b.node == name && b.addr == v.Nodes[name].Addr {
-			return b, nil
+			return s.causalRead(v, b)
 		}
 		lost := s.inTransactionOn(b)
 		s.drop(b)
@@ -200,12 +242,15 @@ func (s *session) readBackend(v View) (*backend, error) {
 		return s.primaryBackend(v)
 	}
 	s.replica = b
-	return b, nil
+	return s.causalRead(v, b)
 }
 
 // answering is the backend a session command runs on first: one already
 // open (the primary preferred), else the primary.
 func (s *session) answering(v View) (*backend, error) {
+	if s.svc.binding != nil {
+		return s.boundBackend(v)
+	}
 	if b := s.primary; b != nil && b.node == v.Primary && current(v, b.node, b.addr) {
 		return b, nil
 	}
@@ -276,7 +321,7 @@ func (s *session) connect(name string, n NodeView) (*backend, error) {
 // the router needs the GTIDs of writes.
 func (s *session) backendCaps() uint32 {
 	caps := s.caps & proxied
-	if s.svc.cfg.CausalReads {
+	if s.svc.cfg.CausalReads != CausalOff {
 		caps |= protocol.ClientSessionTrack
 	}
 	return caps
@@ -292,7 +337,7 @@ func (s *session) restore(b *backend) error {
 		}
 		cmds = append(cmds, []byte{protocol.ComSetOption, option, 0})
 	}
-	if s.svc.cfg.CausalReads {
+	if s.svc.cfg.CausalReads != CausalOff {
 		cmds = append(cmds, append([]byte{protocol.ComQuery},
 			"SET SESSION session_track_system_variables = CONCAT(@@session.session_track_system_variables, ',last_gtid')"...))
 	}

@@ -167,13 +167,18 @@ func (f *fixture) counters(t *testing.T, names ...string) map[string]map[string]
 // test, and restores the base view afterwards.
 func (f *fixture) setView(t *testing.T, change func(v *router.View)) {
 	t.Helper()
+	f.view.Set(f.changed(change))
+	t.Cleanup(func() { f.view.Set(f.base) })
+}
+
+// changed is a changed copy of the base view.
+func (f *fixture) changed(change func(v *router.View)) router.View {
 	v := router.View{Primary: f.base.Primary, Nodes: map[string]router.NodeView{}}
 	for name, n := range f.base.Nodes {
 		v.Nodes[name] = n
 	}
 	change(&v)
-	f.view.Set(v)
-	t.Cleanup(func() { f.view.Set(f.base) })
+	return v
 }
 
 // waitReplicated waits until the replicas (eu-2 when none is named) have

@@ -67,6 +67,9 @@ func (s *session) login(ctx context.Context) error {
 	s.relay = protocol.Relay{Client: s.client, DeprecateEOF: s.caps&protocol.ClientDeprecateEOF != 0,
 		ClientTracks: s.caps&protocol.ClientSessionTrack != 0}
 	s.quiet = protocol.Relay{DeprecateEOF: s.relay.DeprecateEOF}
+	if err := s.bindAtLogin(); err != nil {
+		return err
+	}
 	if err := s.replyOK(); err != nil {
 		return err
 	}
@@ -222,7 +225,7 @@ func (s *session) resetState() {
 	s.cls.Reset()
 	clear(s.stmts)
 	s.lastStmt = 0
-	s.lastGTID = ""
+	s.written = nil
 	s.status = protocol.StatusAutocommit
 	s.multiStatements = s.caps&protocol.ClientMultiStatements != 0
 }

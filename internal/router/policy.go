@@ -32,10 +32,13 @@ func (p policy) eligible(v View, name string) bool {
 	if !ok || name == v.Primary || !n.Up || n.Fenced || n.Region != p.region {
 		return false
 	}
-	if p.maxLag > 0 && (n.LagSeconds == nil || *n.LagSeconds > p.maxLag.Seconds()) {
-		return false
-	}
-	return true
+	return withinLag(n, p.maxLag)
+}
+
+// withinLag reports whether a node trails by no more than max (0: any
+// lag); an unknown lag is never within a bound.
+func withinLag(n NodeView, max time.Duration) bool {
+	return max == 0 || (n.LagSeconds != nil && *n.LagSeconds <= max.Seconds())
 }
 
 // chooseReplica picks the eligible replica with the fewest outstanding

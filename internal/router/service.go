@@ -40,6 +40,14 @@ type Service struct {
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	ln         net.Listener
+	// binding picks the one server each connection of a readconnroute or
+	// diff service is bound to; nil for readwritesplit.
+	binding *connPolicy
+	// diff records what a diff service compared; nil for other kinds.
+	diff *diffLedger
+	// committed is the newest GTID per domain the sessions saw committed
+	// (causal_reads global).
+	committed committedGTIDs
 
 	connIDs atomic.Uint32
 	server  atomic.Pointer[serverInfo]
@@ -104,6 +112,18 @@ func NewService(cfg ServiceConfig, view ViewSource, accounts AccountSource) (*Se
 		log:      cfg.Logger.With("service", cfg.Name),
 		sessions: map[*session]struct{}{},
 		nodes:    map[string]*nodeCounters{},
+	}
+	switch cfg.Kind {
+	case ReadConnRoute:
+		s.binding = newConnPolicy(cfg)
+	case Diff:
+		v := view.View()
+		for _, o := range [][2]string{{"main", cfg.DiffMain}, {"other", cfg.DiffOther}} {
+			if _, ok := v.Nodes[o[1]]; !ok {
+				return nil, fmt.Errorf("service %s: option %s: no node %s in the topology", cfg.Name, o[0], o[1])
+			}
+		}
+		s.binding, s.diff = newConnPolicy(cfg), newDiffLedger(cfg)
 	}
 	var err error
 	if s.clientTLS, err = clientTLS(cfg.TLS, cfg.Name); err != nil {

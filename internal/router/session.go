@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/router/classify"
 	"github.com/meridian-geo/meridian/internal/router/protocol"
 )
@@ -58,9 +59,18 @@ type session struct {
 	replica *backend
 	last    *backend // the backend that answered the last command
 	status  uint16   // the last server status the client saw
-	// lastGTID is the GTID of the session's last write, when backends
+	// written is, per GTID domain, the session's last write, when backends
 	// track it (CausalReads): what a replica read must wait for.
-	lastGTID string
+	written gtid.Position
+	// --- readconnroute and diff (connroute.go, diff.go) ---
+	// bound is the node a bound session's commands all go to (held in
+	// replica); "" before login and after COM_CHANGE_USER.
+	bound string
+	// other is a diff session's connection to its other server, and diff
+	// what the session compares; nil for other kinds.
+	other *backend
+	diff  *diffSession
+	// --- end of readconnroute and diff ---
 
 	stmts    map[uint32]*stmt
 	nextStmt uint32
@@ -174,10 +184,8 @@ func (s *session) ended(msg string, err error) {
 }
 
 func (s *session) close() {
-	for _, b := range []*backend{s.primary, s.replica} {
-		if b != nil {
-			b.quit()
-		}
+	for _, b := range s.open() {
+		b.quit()
 	}
 	s.client.Close()
 }
@@ -194,6 +202,9 @@ func (s *session) dispatch(req *protocol.Request) error {
 		}
 		return s.replyOK()
 	case protocol.ComQuery:
+		if s.diff != nil {
+			return s.diffQuery(req)
+		}
 		return s.query(req)
 	case protocol.ComStmtPrepare:
 		return s.prepare(req)
@@ -311,9 +322,10 @@ func (s *session) repeat(v View, done *backend, payload []byte) {
 	}
 }
 
-// onPrimary sends a command to the primary and relays its answer.
+// onPrimary sends a command to the primary (a bound session's server) and
+// relays its answer.
 func (s *session) onPrimary(req *protocol.Request, answer func(*protocol.Relay) (protocol.Outcome, error)) error {
-	b, err := s.primaryBackend(s.svc.view.View())
+	b, err := s.backendFor(classify.Decision{Route: classify.Primary})
 	if err != nil {
 		return s.refuse(req, err)
 	}
@@ -358,6 +370,11 @@ func (s *session) relayTo(b *backend, req *protocol.Request, payload []byte, ans
 	if err != nil {
 		return out, err
 	}
+	if out.LastGTID != "" {
+		// Before the client hears of the write: it may read at once
+		// through another session (causal_reads global).
+		s.noteWrite(out.LastGTID)
+	}
 	return out, s.client.Flush()
 }
 
@@ -379,9 +396,6 @@ func (s *session) exec(b *backend, payload []byte) (protocol.Outcome, error) {
 // classifier, and ends a read-only transaction the session left behind on
 // its replica (by a read-write BEGIN, say).
 func (s *session) observe(b *backend, out protocol.Outcome) {
-	if out.LastGTID != "" {
-		s.lastGTID = out.LastGTID
-	}
 	if out.Err != nil {
 		return
 	}
@@ -403,12 +417,16 @@ func (s *session) observe(b *backend, out protocol.Outcome) {
 }
 
 // refuse answers a command the router cannot route with an error, after
-// reading what is left of it.
+// reading what is left of it. A bound session whose server is gone ends
+// there.
 func (s *session) refuse(req *protocol.Request, err error) error {
 	if skipErr := req.Skip(); skipErr != nil {
 		return skipErr
 	}
-	return s.replyError(err)
+	if replyErr := s.replyError(err); replyErr != nil || !s.boundLost() {
+		return replyErr
+	}
+	return err
 }
 
 // recover handles a failed exchange. A failing client ends the session.

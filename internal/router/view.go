@@ -3,6 +3,7 @@ package router
 import (
 	"sync/atomic"
 
+	"github.com/meridian-geo/meridian/internal/lease"
 	"github.com/meridian-geo/meridian/internal/monitor"
 )
 
@@ -13,6 +14,10 @@ type View struct {
 	// Primary is the node that takes this router's writes ("" when none does).
 	Primary string
 	Nodes   map[string]NodeView
+	// Lease is the write lease the controller renews for this router:
+	// writes go to Primary only while it is valid and names Primary. Nil
+	// means no lease is needed (a router without a controller).
+	Lease *lease.Holder
 }
 
 // NodeView is one node as the router sees it.

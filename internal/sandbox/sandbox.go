@@ -25,6 +25,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/services"
 	"github.com/meridian-geo/meridian/internal/topology"
 	"github.com/meridian-geo/meridian/internal/wan"
 )
@@ -48,8 +49,18 @@ type Options struct {
 	// Now is the clock used to choose the follow-the-sun primary (default time.Now).
 	Now func() time.Time
 	// Controller starts a controller (monitor, API, metrics, web page) placed
-	// in the region that takes writes now, and publishes its URL as "api".
+	// in topology.ControllerRegion, and publishes its URL as "api".
 	Controller bool
+	// Services starts the router services the topology declares, in every
+	// region, following the controller (so it needs Controller); they are
+	// listed in sandbox.json.
+	Services bool
+	// ServiceInterval is how often the services poll the controller and
+	// renew their write leases (default services.DefaultInterval).
+	ServiceInterval time.Duration
+	// ConfigureController changes the controller's configuration before it
+	// starts (tests: failover settings).
+	ConfigureController func(*controller.Config)
 }
 
 // Sandbox is a running local estate.
@@ -67,6 +78,7 @@ type Sandbox struct {
 	instances  map[string]*mariadbd.Instance
 	control    *controlServer
 	controller *controller.Controller
+	services   *services.Set
 	closed     bool
 }
 
@@ -134,8 +146,16 @@ func Up(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 	if err := s.applyLayout(ctx, info); err != nil {
 		return nil, err
 	}
+	if opts.Services && !opts.Controller {
+		return nil, errors.New("sandbox: services follow the controller: start it too")
+	}
 	if opts.Controller {
-		if err := s.startController(info); err != nil {
+		if err := s.startController(info, opts.ConfigureController); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Services {
+		if err := s.startServices(ctx, info, opts.ServiceInterval); err != nil {
 			return nil, err
 		}
 	}
@@ -343,6 +363,9 @@ func (s *Sandbox) buildInfo() (*Info, error) {
 	if s.controller != nil {
 		info.API = s.controller.URL()
 	}
+	if s.services != nil {
+		info.Services = serviceInfos(s.services.Statuses())
+	}
 	for _, n := range s.topo.Nodes() {
 		inst := s.instances[n.Name]
 		ni := NodeInfo{Name: n.Name, Region: n.Region, Cluster: n.Cluster, Host: "127.0.0.1",
@@ -388,15 +411,16 @@ func (s *Sandbox) applyLayout(ctx context.Context, info *Info) error {
 	return WaitReplicating(ctx, s.topo, ep, 60*time.Second)
 }
 
-// startController places a controller in the region that takes writes now
-// (the first region when several do), connecting to other regions through
-// the WAN links like any process of that region.
-func (s *Sandbox) startController(info *Info) error {
-	region := s.topo.PrimaryRegionAt(s.now())
-	if region == "" {
-		region = s.topo.Regions[0].Name
-	}
-	c, err := controller.Start(context.Background(), controller.Config{
+// ControllerStateFile holds, in the sandbox directory, who is primary at
+// run time (controller.State); the audit log is beside it.
+const ControllerStateFile = "controller-state.json"
+
+// startController places a controller in topology.ControllerRegion,
+// connecting to other regions through the WAN links like any process of
+// that region.
+func (s *Sandbox) startController(info *Info, configure func(*controller.Config)) error {
+	region := s.topo.ControllerRegion(s.now())
+	cfg := controller.Config{
 		Monitor: monitor.Config{
 			Topology:  s.topo,
 			Endpoints: EndpointsFrom(info, s.topo, s.creds, region),
@@ -404,7 +428,15 @@ func (s *Sandbox) startController(info *Info) error {
 			Now:       s.now,
 		},
 		Logger: s.log,
-	})
+		// Failover acts with the sandbox's accounts; the runtime primaries
+		// (after a failover or switchover) outlive a controller restart.
+		Credentials: s.creds,
+		StateFile:   filepath.Join(s.dir, ControllerStateFile),
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	c, err := controller.Start(context.Background(), cfg)
 	if err != nil {
 		return fmt.Errorf("start the controller: %w", err)
 	}
@@ -451,6 +483,9 @@ func (s *Sandbox) Close() error {
 
 	if s.control != nil {
 		s.control.close()
+	}
+	if s.services != nil {
+		s.services.Close()
 	}
 	if s.controller != nil {
 		s.controller.Close()

@@ -31,16 +31,23 @@ func appDB(t *testing.T, sb *sandbox.Sandbox, name string) *sql.DB {
 	if !ok {
 		t.Fatalf("no node %s", name)
 	}
+	db := openApp(t, info, n.Host, n.Port)
+	db.SetMaxOpenConns(2)
+	return db
+}
+
+// openApp connects to host:port as the application account.
+func openApp(t *testing.T, info *sandbox.Info, host string, port int) *sql.DB {
+	t.Helper()
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd = info.Credentials.User, info.Credentials.Password
-	cfg.Net, cfg.Addr = "tcp", fmt.Sprintf("%s:%d", n.Host, n.Port)
-	cfg.Timeout = 3 * time.Second
+	cfg.Net, cfg.Addr = "tcp", fmt.Sprintf("%s:%d", host, port)
+	cfg.Timeout, cfg.ReadTimeout = 3*time.Second, 10*time.Second
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
-	db.SetMaxOpenConns(2)
 	t.Cleanup(func() { db.Close() })
 	return db
 }

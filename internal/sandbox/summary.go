@@ -35,7 +35,17 @@ func Summary(info *Info, t *topology.Topology, took time.Duration) string {
 			fmt.Fprintf(&b, "  %s <-> %s  %s RTT\n", l.Between[0], l.Between[1], l.RTT.Duration)
 		}
 	}
-	if len(info.Nodes) > 0 {
+	if len(info.Services) > 0 {
+		b.WriteString("\nRouter services (MariaDB protocol; connect as the app account):\n")
+		for _, svc := range info.Services {
+			fmt.Fprintf(&b, "  %-16s %-5s %-15s %s:%d\n", svc.Name, svc.Region, svc.Kind, svc.Host, svc.Port)
+		}
+	}
+	switch {
+	case len(info.Services) > 0:
+		svc := info.Services[0]
+		fmt.Fprintf(&b, "\nConnect:  mariadb -h %s -P %d -u %s -p'%s'   (through %s)\n", svc.Host, svc.Port, info.Credentials.User, info.Credentials.Password, svc.Name)
+	case len(info.Nodes) > 0:
 		n := info.Nodes[0]
 		fmt.Fprintf(&b, "\nConnect:  mariadb -h %s -P %d -u %s -p'%s'\n", n.Host, n.Port, info.Credentials.User, info.Credentials.Password)
 	}

@@ -63,7 +63,10 @@ var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writer
 // from a pool for each response and given back on Flush, so an idle
 // connection holds only its read buffer.
 type Conn struct {
-	net     net.Conn
+	net net.Conn
+	// sock is how bytes move over net (see socket); rd reads sock, or the
+	// buffer in front of it once Buffer is called.
+	sock    io.ReadWriter
 	rd      io.Reader
 	br      *bufio.Reader
 	bw      *bufio.Writer
@@ -77,7 +80,8 @@ type Conn struct {
 // NewConn wraps a network connection facing side; readBuf is the size of
 // the read buffer Buffer will attach.
 func NewConn(nc net.Conn, side Side, readBuf int) *Conn {
-	return &Conn{net: nc, rd: nc, side: side, readBuf: readBuf}
+	sock := newSocket(nc)
+	return &Conn{net: nc, sock: sock, rd: sock, side: side, readBuf: readBuf}
 }
 
 func (c *Conn) fail(err error) error {
@@ -91,12 +95,12 @@ func (c *Conn) fail(err error) error {
 func (c *Conn) NetConn() net.Conn { return c.net }
 
 // Upgrade replaces the network connection, for TLS. Only valid before Buffer.
-func (c *Conn) Upgrade(nc net.Conn) { c.net, c.rd = nc, nc }
+func (c *Conn) Upgrade(nc net.Conn) { c.net, c.sock, c.rd = nc, nc, nc }
 
 // Buffer starts buffered reads; call it once the connection phase is over.
 func (c *Conn) Buffer() {
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.net, c.readBuf)
+		c.br = bufio.NewReaderSize(c.sock, c.readBuf)
 		c.rd = c.br
 	}
 }
@@ -113,7 +117,7 @@ func (c *Conn) ResetSeq() { c.seq = 0 }
 func (c *Conn) writer() *bufio.Writer {
 	if c.bw == nil {
 		c.bw = writers.Get().(*bufio.Writer)
-		c.bw.Reset(c.net)
+		c.bw.Reset(c.sock)
 	}
 	return c.bw
 }
@@ -236,8 +240,9 @@ func (c *Conn) read(p []byte) error {
 }
 
 // copyTo moves n bytes from c's read buffer to dst's write buffer (or drops
-// them when dst is nil) without allocating.
-func (c *Conn) copyTo(dst *Conn, n int) error {
+// them when dst is nil) without allocating, adding them to the row being
+// tallied when t is not nil.
+func (c *Conn) copyTo(dst *Conn, n int, t *Tally) error {
 	for n > 0 {
 		if c.br.Buffered() == 0 {
 			if _, err := c.br.Peek(1); err != nil {
@@ -245,10 +250,15 @@ func (c *Conn) copyTo(dst *Conn, n int) error {
 			}
 		}
 		k := min(n, c.br.Buffered())
-		if dst != nil {
+		if dst != nil || t != nil {
 			b, _ := c.br.Peek(k)
-			if err := dst.write(b); err != nil {
-				return err
+			if t != nil {
+				t.hashRow(b)
+			}
+			if dst != nil {
+				if err := dst.write(b); err != nil {
+					return err
+				}
 			}
 		}
 		c.br.Discard(k)

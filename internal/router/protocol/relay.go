@@ -20,6 +20,9 @@ type Relay struct {
 	// a backend may track session state for the router alone, and then OK
 	// packets are rewritten without it for the client.
 	BackendTracks, ClientTracks bool
+	// Tally, when set, sums up each response as it passes (Results only):
+	// a diff service compares two servers' answers without holding them.
+	Tally *Tally
 
 	scratch []byte
 }
@@ -60,6 +63,9 @@ func (r *Relay) Results() (Outcome, error) {
 			more, err = r.resultSet(n, &out)
 		}
 		if err != nil || !more {
+			if err == nil && r.Tally != nil {
+				r.Tally.Complete = true
+			}
 			return out, err
 		}
 	}
@@ -77,7 +83,7 @@ func (r *Relay) resultSet(n int, out *Outcome) (bool, error) {
 	if cr.bad {
 		return false, r.Backend.fail(fmt.Errorf("%w: bad column count", ErrMalformed))
 	}
-	if err := r.forward(n); err != nil {
+	if err := r.forward(n, nil); err != nil {
 		return false, err
 	}
 	if err := r.forwardPackets(int(columns)); err != nil {
@@ -126,7 +132,7 @@ func (r *Relay) rows(out *Outcome) (bool, error) {
 			}
 			return r.eof(n, out)
 		}
-		if err := r.forward(n); err != nil {
+		if err := r.forwardRow(n); err != nil {
 			return false, err
 		}
 	}
@@ -142,7 +148,7 @@ func (r *Relay) Single() (Outcome, error) {
 	if first == headerERR {
 		return out, r.err(n, &out)
 	}
-	return out, r.forward(n)
+	return out, r.forward(n, nil)
 }
 
 // Prepared describes a statement a backend prepared.
@@ -208,15 +214,30 @@ func (r *Relay) next() (int, byte, error) {
 	return n, b[0], nil
 }
 
-// forward relays the rest of a logical packet whose header is read.
-func (r *Relay) forward(n int) error {
+// forwardRow relays a row whose header is read, adding it to the tally.
+func (r *Relay) forwardRow(n int) error {
+	if r.Tally == nil {
+		return r.forward(n, nil)
+	}
+	r.Tally.row = fnvOffset
+	if err := r.forward(n, r.Tally); err != nil {
+		return err
+	}
+	r.Tally.Rows++
+	r.Tally.Checksum += r.Tally.row
+	return nil
+}
+
+// forward relays the rest of a logical packet whose header is read, adding
+// its bytes to t's current row when t is not nil.
+func (r *Relay) forward(n int, t *Tally) error {
 	for {
 		if r.Client != nil {
 			if err := r.Client.writeHeader(n); err != nil {
 				return err
 			}
 		}
-		if err := r.Backend.copyTo(r.Client, n); err != nil {
+		if err := r.Backend.copyTo(r.Client, n, t); err != nil {
 			return err
 		}
 		if n < MaxPayload {
@@ -236,7 +257,7 @@ func (r *Relay) forwardPackets(count int) error {
 		if err != nil {
 			return err
 		}
-		if err := r.forward(n); err != nil {
+		if err := r.forward(n, nil); err != nil {
 			return err
 		}
 	}
@@ -275,6 +296,9 @@ func (r *Relay) ok(n int, header byte, out *Outcome) (bool, error) {
 		return false, r.Backend.fail(err)
 	}
 	out.Status = ok.Status
+	if r.Tally != nil {
+		r.Tally.AffectedRows += ok.AffectedRows
+	}
 	if len(ok.SessionState) > 0 {
 		if gtid := LastGTID(ok.SessionState); gtid != "" {
 			out.LastGTID = gtid
@@ -306,6 +330,9 @@ func (r *Relay) err(n int, out *Outcome) error {
 	if out.Err, err = ParseERR(p); err != nil {
 		return r.Backend.fail(err)
 	}
+	if r.Tally != nil {
+		r.Tally.ErrorCode = out.Err.Code
+	}
 	return r.emit(p)
 }
 
@@ -315,7 +342,7 @@ func (r *Relay) infile(n int) error {
 	if r.Client == nil {
 		return r.Backend.fail(fmt.Errorf("%w: LOCAL INFILE request with no client to answer it", ErrMalformed))
 	}
-	if err := r.forward(n); err != nil {
+	if err := r.forward(n, nil); err != nil {
 		return err
 	}
 	if err := r.Client.Flush(); err != nil {
@@ -329,7 +356,7 @@ func (r *Relay) infile(n int) error {
 		if err := r.Backend.writeHeader(n); err != nil {
 			return err
 		}
-		if err := r.Client.copyTo(r.Backend, n); err != nil {
+		if err := r.Client.copyTo(r.Backend, n, nil); err != nil {
 			return err
 		}
 		if n == 0 {

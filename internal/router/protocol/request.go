@@ -84,7 +84,7 @@ func (r *Request) Forward(dst *Conn, payload []byte) error {
 			}
 			payload = nil
 		}
-		if err := r.conn.copyTo(dst, r.left); err != nil {
+		if err := r.conn.copyTo(dst, r.left, nil); err != nil {
 			return err
 		}
 		r.left = 0
@@ -110,7 +110,7 @@ func (r *Request) Skip() error {
 			r.left, r.more = n, n == MaxPayload
 			continue
 		}
-		if err := r.conn.copyTo(nil, r.left); err != nil {
+		if err := r.conn.copyTo(nil, r.left, nil); err != nil {
 			return err
 		}
 		r.left = 0

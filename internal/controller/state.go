@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/meridian-geo/meridian/internal/topology"
+)
+
+// State is what the controller decided that the topology file does not
+// say, kept in a file so that a restarted controller goes on from it: who
+// is primary now, which failed primaries are still to be fenced and
+// rejoined when they come back, and which were kept out with the
+// transactions only they hold.
+type State struct {
+	Primaries topology.Primaries `json:"primaries"`
+	// Returning are old primaries replaced while down: when one is seen up
+	// again it is fenced at once, then rejoined.
+	Returning []string `json:"returning,omitempty"`
+	// KeptOut are nodes refused at rejoin, with their errant transactions
+	// (the transactions the failover lost).
+	KeptOut map[string][]string `json:"kept_out,omitempty"`
+}
+
+func (s State) clone() State {
+	s.Primaries.Nodes = maps.Clone(s.Primaries.Nodes)
+	s.Returning = slices.Clone(s.Returning)
+	s.KeptOut = maps.Clone(s.KeptOut)
+	return s
+}
+
+// loadState reads the state file; a missing file (or path "") is the
+// initial state.
+func loadState(path string) (State, error) {
+	if path == "" {
+		return State{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("controller state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return State{}, fmt.Errorf("controller state %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// saveState writes the state atomically (a crash leaves the old or the new
+// file, never half of one).
+func saveState(path string, s State) error {
+	if path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("controller state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("controller state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("controller state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("controller state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("controller state %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("controller state: %w", err)
+	}
+	return nil
+}
