@@ -3,11 +3,15 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(mariadb-server mariadb-client galera-4 rsync sysbench prometheus haproxy chromium nodejs)
+packages=(mariadb-server mariadb-client galera-4 rsync sysbench prometheus haproxy chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm run the router's mysql2 client test; a Node.js installed
+# another way (nodesource, nvm) is used as it is.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
   echo "setup: Go 1.26 or newer is required (https://go.dev/dl/); it is not on PATH" >&2
   exit 1
@@ -32,7 +36,7 @@ fi
 node_dir="$(cd "$(dirname "$0")/.." && pwd)/internal/router/testdata/node"
 if [ ! -d "$node_dir/node_modules" ]; then
   if ! command -v npm >/dev/null 2>&1; then
-    echo "setup: npm is required for $node_dir (Debian: apt-get install npm)" >&2
+    echo "setup: npm is required for $node_dir (Debian: apt-get install nodejs npm)" >&2
     exit 1
   fi
   echo "setup: npm ci in $node_dir" >&2

@@ -40,6 +40,7 @@ func runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var ctrl *controller.Controller
 			if controllerURL == "" {
 				if stateFile == "" && f.sandbox != "" {
 					stateFile = filepath.Join(f.sandbox, sandbox.ControllerStateFile)
@@ -60,6 +61,7 @@ func runCommand() *cobra.Command {
 					return err
 				}
 				defer c.Close()
+				ctrl = c
 				controllerURL = c.URL()
 				fmt.Printf("Meridian controller in region %s: %s (metrics at %s/metrics)\n", e.Region, c.URL(), c.URL())
 			}
@@ -73,6 +75,9 @@ func runCommand() *cobra.Command {
 				return err
 			}
 			defer set.Close()
+			if ctrl != nil {
+				ctrl.Handle("GET /api/v1/services", set.Handler(slog.Default()))
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			if err := set.WaitReady(ctx); err != nil {

@@ -97,6 +97,7 @@ type Controller struct {
 	topo     *topology.Topology
 	monitor  *monitor.Monitor
 	server   *http.Server
+	mux      *http.ServeMux
 	url      string
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
@@ -189,8 +190,10 @@ func Start(ctx context.Context, cfg Config) (_ *Controller, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	c.cancel = cancel
 	c.url = "http://" + ln.Addr().String()
+	c.mux = http.NewServeMux()
+	c.mux.Handle("/", api.New(mon, api.WithLogger(c.log), api.WithOperations(operations{c}), api.WithCollector(c.metrics)))
 	c.server = &http.Server{
-		Handler:           api.New(mon, api.WithLogger(c.log), api.WithOperations(operations{c}), api.WithCollector(c.metrics)),
+		Handler:           c.mux,
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	updates, unsubscribe := mon.Subscribe()
@@ -235,6 +238,10 @@ func (c *Controller) executor() (Executor, error) {
 		Audit: c.audit, Hooks: hooks.New(hc, c.log, c.audit), Logger: c.log, Now: c.cfg.Monitor.Now,
 	}, nil
 }
+
+// Handle serves more of the API beside the controller's own, such as the
+// router services started after it (they need its URL first).
+func (c *Controller) Handle(pattern string, h http.Handler) { c.mux.Handle(pattern, h) }
 
 // URL is the controller's base URL.
 func (c *Controller) URL() string { return c.url }

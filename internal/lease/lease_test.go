@@ -43,3 +43,22 @@ func TestNoLeaseWithoutPrimary(t *testing.T) {
 		t.Fatal("a ledger without primary granted a lease")
 	}
 }
+
+func TestChangedWakesAtRenewal(t *testing.T) {
+	var h Holder
+	changed := h.Changed()
+	select {
+	case <-changed:
+		t.Fatal("Changed closed before any renewal")
+	default:
+	}
+	h.Renewed(time.Now(), Grant{Primary: "eu-1", ValidFor: time.Second})
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Renewed did not close Changed")
+	}
+	next := h.Changed()
+	h.Lost()
+	<-next
+}

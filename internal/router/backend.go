@@ -161,8 +161,12 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 			// covers: closing the connection rolls the transaction back.
 			s.drop(b)
 			s.endTransaction()
+			return nil, errNoLease
 		}
-		return nil, errNoLease
+		var ok bool
+		if v, ok = s.awaitLease(); !ok {
+			return nil, errNoLease
+		}
 	}
 	// --- end of the write lease check ---
 	if b := s.primary; b != nil {
@@ -205,6 +209,40 @@ func leaseAllows(v View, now time.Time) bool {
 	primary, ok := v.Lease.Valid(now)
 	return ok && primary == v.Primary
 }
+
+// awaitLease holds a statement for the primary, up to the service's
+// write hold, until a lease naming the view's primary is held: a
+// switchover moves the primary and the lease in a few hundred
+// milliseconds, and a client should see a pause rather than an error.
+// The view is read again at each lease change, since the primary it names
+// moves too.
+func (s *session) awaitLease() (View, bool) {
+	deadline := time.Now().Add(s.svc.writeHold)
+	for {
+		v := s.svc.view.View()
+		if v.Lease == nil {
+			return v, true
+		}
+		changed := v.Lease.Changed()
+		if leaseAllows(v, time.Now()) {
+			return v, true
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return v, false
+		}
+		timer := time.NewTimer(min(wait, viewRecheck))
+		select {
+		case <-changed:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// viewRecheck bounds how long a held statement goes without reading the
+// view: a new primary may arrive in the view after the lease naming it.
+const viewRecheck = 50 * time.Millisecond
 
 // --- end of the write lease check ---
 

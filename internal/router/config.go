@@ -75,6 +75,9 @@ type ServiceConfig struct {
 	// session_track_system_variables), and a read waits on its replica
 	// for them (MASTER_GTID_WAIT), or goes to the primary.
 	CausalReads CausalMode
+	// WriteHold is how long a write waits for a valid write lease before
+	// it is refused; nil means DefaultWriteHold, 0 refuses at once.
+	WriteHold *time.Duration
 	// CausalReadsTimeout bounds that wait (default 500 ms); past it the
 	// read goes to the primary, even with master_accept_reads off.
 	CausalReadsTimeout time.Duration
@@ -105,9 +108,14 @@ type TLSConfig struct {
 	BackendCA string
 }
 
+// DefaultWriteHold covers a switchover's write pause (under a second
+// across an 80 ms link) and a renewal late by a few intervals, yet ends
+// well before a client's own timeouts.
+const DefaultWriteHold = 2 * time.Second
+
 // kindOptions are the topology options each service kind takes.
 var kindOptions = map[string][]string{
-	ReadWriteSplit: {"causal_reads", "causal_reads_timeout", "master_accept_reads", "max_replication_lag"},
+	ReadWriteSplit: {"causal_reads", "causal_reads_timeout", "master_accept_reads", "max_replication_lag", "write_hold"},
 	ReadConnRoute:  {"connect_to", "max_replication_lag"},
 	Diff:           {"diff_timeout", "diff_writes", "main", "other"},
 }
@@ -120,7 +128,9 @@ var kindOptions = map[string][]string{
 //     global (a read sees every write the service saw committed before it,
 //     in every GTID domain), and causal_reads_timeout (how long a replica
 //     may take to catch up before the read goes to the primary; default
-//     0.5s);
+//     0.5s), write_hold (how long a write waits for the router's write
+//     lease before it is refused with error 1290; default 2s, 0 refuses at
+//     once);
 //   - readconnroute: connect_to (replica, the default; primary; any) and
 //     max_replication_lag; the caller sets RegionOrder (RegionsByRTT);
 //   - diff: main and other (node names, required), diff_writes (default
@@ -155,6 +165,10 @@ func ConfigFromTopology(svc topology.Service) (ServiceConfig, error) {
 			cfg.CausalReads, err = causalOption(value)
 		case name == "causal_reads_timeout":
 			cfg.CausalReadsTimeout, err = durationOption(value)
+		case name == "write_hold":
+			var hold time.Duration
+			hold, err = durationOption(value)
+			cfg.WriteHold = &hold
 		case name == "connect_to":
 			cfg.ConnectTo, err = stringOption(value)
 		case name == "main":
@@ -198,6 +212,8 @@ func (c ServiceConfig) validate() error {
 		return fmt.Errorf("service %s: max_replication_lag %s is negative", c.Name, c.MaxReplicationLag)
 	case c.CausalReads != CausalOff && c.CausalReads != CausalLocal && c.CausalReads != CausalGlobal:
 		return fmt.Errorf("service %s: causal_reads %q is not %s or %s", c.Name, c.CausalReads, CausalLocal, CausalGlobal)
+	case c.WriteHold != nil && *c.WriteHold < 0:
+		return fmt.Errorf("service %s: write_hold %s is negative", c.Name, *c.WriteHold)
 	case c.CausalReadsTimeout < 0:
 		return fmt.Errorf("service %s: causal_reads_timeout %s is negative", c.Name, c.CausalReadsTimeout)
 	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):

@@ -40,6 +40,8 @@ type Service struct {
 	clientTLS  *tls.Config
 	backendTLS *tls.Config
 	ln         net.Listener
+	// writeHold is ServiceConfig.WriteHold resolved.
+	writeHold time.Duration
 	// binding picks the one server each connection of a readconnroute or
 	// diff service is bound to; nil for readwritesplit.
 	binding *connPolicy
@@ -124,6 +126,10 @@ func NewService(cfg ServiceConfig, view ViewSource, accounts AccountSource) (*Se
 			}
 		}
 		s.binding, s.diff = newConnPolicy(cfg), newDiffLedger(cfg)
+	}
+	s.writeHold = DefaultWriteHold
+	if cfg.WriteHold != nil {
+		s.writeHold = *cfg.WriteHold
 	}
 	var err error
 	if s.clientTLS, err = clientTLS(cfg.TLS, cfg.Name); err != nil {

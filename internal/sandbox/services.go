@@ -44,6 +44,7 @@ func (s *Sandbox) startServices(ctx context.Context, info *Info, interval time.D
 	s.mu.Lock()
 	s.services = set
 	s.mu.Unlock()
+	ctrl.Handle("GET /api/v1/services", set.Handler(s.log))
 	ctx, cancel := context.WithTimeout(ctx, servicesReady)
 	defer cancel()
 	if err := set.WaitReady(ctx); err != nil {

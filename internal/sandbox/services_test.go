@@ -3,15 +3,19 @@ package sandbox_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/lease"
+	"github.com/meridian-geo/meridian/internal/router"
 	"github.com/meridian-geo/meridian/internal/sandbox"
 	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
 	"github.com/meridian-geo/meridian/internal/services"
@@ -24,6 +28,10 @@ import (
 func TestServices(t *testing.T) {
 	sb := sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) {
 		o.Controller, o.Services, o.ServiceInterval = true, true, 100*time.Millisecond
+		// The partition below outlasts the confirmation window: this test
+		// is about the routers' lease, so the controller must not fail over
+		// (the controller's chaos tests cover that).
+		o.ConfigureController = func(c *controller.Config) { c.Failover.Confirmations = 1 << 20 }
 	})
 	info, err := sandbox.ReadInfo(sb.Dir())
 	if err != nil {
@@ -71,6 +79,26 @@ func runServiceChecks(t *testing.T, sb *sandbox.Sandbox, set *services.Set, info
 			return errors.New("not served by eu-2")
 		}
 		return nil
+	})
+
+	t.Run("API", func(t *testing.T) {
+		resp, err := http.Get(info.API + "/api/v1/services")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var listed []services.Status
+		if err := json.NewDecoder(resp.Body).Decode(&listed); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/services: %s, %v", resp.Status, err)
+		}
+		var names []string
+		for _, st := range listed {
+			names = append(names, st.Name)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"eu-rw", "global-read", "us-rw"}) {
+			t.Errorf("GET /api/v1/services lists %v", names)
+		}
 	})
 
 	t.Run("GlobalRead", func(t *testing.T) {
@@ -141,7 +169,10 @@ func runServiceChecks(t *testing.T, sb *sandbox.Sandbox, set *services.Set, info
 		}
 		defer heal()
 		id := 100
-		waitFor(t, "writes through eu-rw refused with 1290", 2*lease.DefaultDuration, func() error {
+		// A write waits for the lease up to the router's write hold before
+		// it is refused.
+		refusedWithin := lease.DefaultDuration + router.DefaultWriteHold
+		waitFor(t, "writes through eu-rw refused with 1290", 2*refusedWithin, func() error {
 			id++
 			_, err := eu.Exec("INSERT INTO meridian_test.routed VALUES (?)", id)
 			if code := mysqlCode(err); code != 1290 {
@@ -149,8 +180,8 @@ func runServiceChecks(t *testing.T, sb *sandbox.Sandbox, set *services.Set, info
 			}
 			return nil
 		})
-		if took := time.Since(cut); took > lease.DefaultDuration+time.Second {
-			t.Errorf("writes refused %s after the partition, want within the lease (%s)", took, lease.DefaultDuration)
+		if took := time.Since(cut); took > refusedWithin+time.Second {
+			t.Errorf("writes refused %s after the partition, want within the lease and the write hold (%s)", took, refusedWithin)
 		}
 		var n int
 		if err := eu.QueryRow("SELECT COUNT(*) FROM meridian_test.routed").Scan(&n); err != nil {
