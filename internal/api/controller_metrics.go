@@ -53,7 +53,7 @@ func NewControllerMetrics(gauges func() ControllerGauges) *ControllerMetrics {
 		switchovers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meridian_switchovers_total",
 			Help: "Switchovers (operator and follow-the-sun) by result: success, refused (rolled back or not started), failed."}, []string{"result"}),
 		scheduleSkips: prometheus.NewCounter(prometheus.CounterOpts{Name: "meridian_schedule_skips_total",
-			Help: "Follow-the-sun moves skipped because the next region was unhealthy or too far behind."}),
+			Help: "Follow-the-sun windows whose move was postponed (the next region unhealthy or too far behind at the window start) or skipped (the switchover failed)."}),
 		gauges: gauges,
 	}
 	for _, r := range []string{ResultSuccess, ResultRefused, ResultFailed} {

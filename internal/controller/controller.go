@@ -124,6 +124,9 @@ type Controller struct {
 	fenced map[string]bool
 	// skipped is the start of the schedule window whose move was skipped.
 	skipped time.Time
+	// postponed is the start of the window whose move waits for its
+	// region to become fit.
+	postponed time.Time
 }
 
 // Start begins monitoring, serving and (with credentials) acting; it

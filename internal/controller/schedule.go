@@ -77,7 +77,7 @@ func (c *Controller) followSchedule(ctx context.Context, s monitor.Snapshot) {
 		maxLag = recovery.DefaultMaxLag
 	}
 	if reason := moveRefusal(c.topo, s, p, region, maxLag); reason != "" {
-		c.skipWindow(region, start, reason)
+		c.postpone(region, start, reason)
 		return
 	}
 	to := topology.Primaries{Region: region, Nodes: p.Nodes}
@@ -86,6 +86,23 @@ func (c *Controller) followSchedule(ctx context.Context, s monitor.Snapshot) {
 	}
 }
 
+// postpone defers a move whose target is not fit now (replication still
+// reconnecting after the last move, a lagging region): it is tried again
+// every round while the window lasts, and audited and counted once per
+// window, so an operator hears of a region that never becomes fit.
+func (c *Controller) postpone(region string, start time.Time, reason string) {
+	reason = fmt.Sprintf("follow-the-sun move to %s (window from %s UTC) postponed: %s", region, start.Format("15:04"), reason)
+	c.mu.Lock()
+	first := !c.postponed.Equal(start)
+	c.postponed = start
+	c.mu.Unlock()
+	if first {
+		c.metrics.ScheduleSkip()
+	}
+	c.refuse("schedule", "", "schedule", reason, map[string]any{"region": region, "window_start": start})
+}
+
+// skipWindow gives up a window's move after a failed switchover.
 func (c *Controller) skipWindow(region string, start time.Time, reason string) {
 	c.mu.Lock()
 	c.skipped = start

@@ -191,7 +191,14 @@ func (r *run) candidateRefusal(ctx context.Context, candidates, old []string, lo
 		if err != nil {
 			return err.Error()
 		}
-		if reason := switchoverRefusal(c, st, oldName, logged); reason != "" {
+		// The old primary still writes: what it logged after the first
+		// read may already be on the candidate, so read it again after
+		// the candidate's state, or its newest writes look errant.
+		since, err := r.logged(ctx, old)
+		if err != nil {
+			return err.Error()
+		}
+		if reason := switchoverRefusal(c, st, oldName, gtid.Furthest(logged, since)); reason != "" {
 			return reason
 		}
 		if lag, ok := r.heartbeatLag(ctx, c, old[0]); ok && lag > maxLag {

@@ -31,7 +31,7 @@ func TestServices(t *testing.T) {
 		// The partition below outlasts the confirmation window: this test
 		// is about the routers' lease, so the controller must not fail over
 		// (the controller's chaos tests cover that).
-		o.ConfigureController = func(c *controller.Config) { c.Failover.Confirmations = 1 << 20 }
+		o.ConfigureController = func(c *controller.Config) { c.Failover.Manual = true }
 	})
 	info, err := sandbox.ReadInfo(sb.Dir())
 	if err != nil {

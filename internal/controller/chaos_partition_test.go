@@ -1,0 +1,227 @@
+package controller_test
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meridian-geo/meridian/internal/audit"
+	"github.com/meridian-geo/meridian/internal/recovery"
+	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
+)
+
+// TestChaosPartition cuts the primary region (eu) from the rest (us, where
+// the controller runs) while writers write through both regions' routers.
+// A cut shorter than the confirmation window changes nothing and eu's
+// writes go on; a longer one fails over to us, and at no moment do both
+// regions' routers acknowledge writes: every eu acknowledgement after the
+// cut precedes the first us write that was acknowledged.
+func TestChaosPartition(t *testing.T) {
+	sb := upWithRouters(t, nil)
+	ctrl := sb.Controller()
+	eu := startWriter(t, sb, "eu-rw", 1)
+	us := startWriter(t, sb, "us-rw", 1_000_000)
+	eu.waitAcks(t, time.Time{}, 20, 30*time.Second)
+	us.waitAcks(t, time.Time{}, 10, 30*time.Second)
+
+	t.Run("ShorterThanConfirmation", func(t *testing.T) {
+		if err := sb.Partition("eu", "us"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		if err := sb.Heal("eu", "us"); err != nil {
+			t.Fatal(err)
+		}
+		healed := time.Now()
+		eu.waitAcks(t, healed, 10, 10*time.Second)
+		us.waitAcks(t, healed, 5, 15*time.Second)
+		time.Sleep(2 * time.Second) // a late confirmation would show now
+		if done := entries(ctrl, audit.KindFailover, ""); len(done) > 0 {
+			t.Fatalf("a partition shorter than the confirmation window failed over: %+v", done)
+		}
+		if p := ctrl.Primaries(); p.Nodes["eu-main"] != "" && p.Nodes["eu-main"] != "eu-1" {
+			t.Fatalf("primaries changed: %+v", p)
+		}
+	})
+
+	t.Run("LongerThanConfirmation", func(t *testing.T) {
+		if err := sb.Partition("eu", "us"); err != nil {
+			t.Fatal(err)
+		}
+		cut := time.Now()
+		healed := false
+		heal := func() {
+			if !healed {
+				healed = true
+				if err := sb.Heal("eu", "us"); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		defer heal()
+		waitFor(t, 30*time.Second, "a failover to us", func() bool {
+			return len(entries(ctrl, audit.KindFailover, "done")) > 0
+		})
+		us.waitAcks(t, cut, 10, 15*time.Second)
+		var lastEU, firstUS time.Time
+		for _, a := range eu.acked() {
+			if a.began.After(cut) || a.at.After(cut) {
+				lastEU = a.at
+			}
+		}
+		for _, a := range us.acked() {
+			if a.began.After(cut) && firstUS.IsZero() {
+				firstUS = a.began
+			}
+		}
+		t.Logf("cut at 0; last eu acknowledgement at %s, first acknowledged us write sent at %s",
+			lastEU.Sub(cut).Round(time.Millisecond), firstUS.Sub(cut).Round(time.Millisecond))
+		if !lastEU.IsZero() && !lastEU.Before(firstUS) {
+			t.Errorf("both regions acknowledged writes: eu until %s, us from %s after the cut",
+				lastEU.Sub(cut).Round(time.Millisecond), firstUS.Sub(cut).Round(time.Millisecond))
+		}
+		done := entries(ctrl, audit.KindFailover, "done")
+		res, ok := done[0].Detail.(recovery.Result)
+		if !ok || res.NewPrimary != "us-1" {
+			t.Fatalf("failover result %+v, want us-1 promoted", done[0].Detail)
+		}
+
+		// Healed: eu-1 comes back read-only and rejoins or is kept out with
+		// the writes eu acknowledged before its lease ran out as errant.
+		heal()
+		eu.halt()
+		us.halt()
+		ctx := context.Background()
+		eu1 := admin(t, sb, "eu-1")
+		waitFor(t, 5*time.Second, "eu-1 read-only after the heal", func() bool {
+			on, err := eu1.ReadOnly(ctx)
+			return err == nil && on
+		})
+		waitFor(t, 30*time.Second, "eu-1 rejoined or kept out", func() bool {
+			return len(entries(ctrl, audit.KindRejoin, "done"))+len(entries(ctrl, audit.KindRefusal, "rejoin")) > 0
+		})
+		us1 := present(t, admin(t, sb, "us-1"))
+		lostRows := append(missing(eu.acked(), us1), missing(us.acked(), us1)...)
+		errant := ctrl.Status().KeptOut["eu-1"]
+		t.Logf("%d + %d writes acknowledged; %d missing on us-1; eu-1 errant %v; reported lost %v",
+			len(eu.acked()), len(us.acked()), len(lostRows), errant, res.Lost)
+		if len(lostRows) > rangeCount(t, errant)+rangeCount(t, res.Lost) {
+			t.Errorf("%d acknowledged rows missing on us-1, more than eu-1's errant %v and the reported lost %v", len(lostRows), errant, res.Lost)
+		}
+	})
+}
+
+// TestChaosBlockPeriod: after an automatic failover, a second one of the
+// same cluster inside the block period is refused and audited; an
+// operator's ack lets it run.
+func TestChaosBlockPeriod(t *testing.T) {
+	sb := upWithRouters(t, nil)
+	ctrl := sb.Controller()
+	ctx := context.Background()
+	if err := sb.Kill("eu-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the first failover", func() bool {
+		return len(entries(ctrl, audit.KindFailover, "done")) == 1
+	})
+	if p := ctrl.Primaries().Nodes["eu-main"]; p != "eu-2" {
+		t.Fatalf("eu-main's primary after eu-1 died: %q, want eu-2 (same region first)", p)
+	}
+	if err := sb.Start(ctx, "eu-1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "eu-1 rejoined", func() bool {
+		return len(entries(ctrl, audit.KindRejoin, "done")) > 0
+	})
+
+	if err := sb.Kill("eu-2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the second failover refused by the block period", func() bool {
+		for _, e := range entries(ctrl, audit.KindRefusal, "failover") {
+			if e.Cluster == "eu-main" {
+				t.Logf("refused: %s", e.Error)
+				return true
+			}
+		}
+		return false
+	})
+	if n := len(entries(ctrl, audit.KindFailover, "done")); n != 1 {
+		t.Fatalf("%d failovers done inside the block period, want 1", n)
+	}
+	if err := ctrl.Ack("eu-main"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the failover the ack allowed", func() bool {
+		return len(entries(ctrl, audit.KindFailover, "done")) == 2
+	})
+	if len(entries(ctrl, audit.KindAck, "")) != 1 {
+		t.Error("the ack was not audited")
+	}
+	t.Logf("eu-main's primary after the ack: %s", ctrl.Primaries().Nodes["eu-main"])
+}
+
+// TestChaosFollowTheSun runs the follow-the-sun example on a clock 4800
+// times faster than real time (each 8-hour window lasts 6 s): the
+// controller moves the primary around the three regions twice, by
+// switchover at each window's start, under a write load through a router,
+// losing no acknowledged write.
+func TestChaosFollowTheSun(t *testing.T) {
+	const speedup = 4800
+	// The clock stands just before the apac window ends (07:58 UTC) until
+	// the sandbox is up, then runs: eu is next.
+	base := time.Date(2026, 11, 26, 7, 58, 0, 0, time.UTC)
+	var started atomic.Pointer[time.Time]
+	fast := func() time.Time {
+		if s := started.Load(); s != nil {
+			return base.Add(time.Since(*s) * speedup)
+		}
+		return base
+	}
+	sb := sandboxtest.Up(t, "follow-the-sun.yaml", func(o *sandbox.Options) {
+		o.Controller, o.Services, o.Now = true, true, fast
+	})
+	start := time.Now()
+	started.Store(&start)
+	ctrl := sb.Controller()
+	ctx := context.Background()
+	first := ctrl.Status().PrimaryRegion
+	for _, stmt := range []string{
+		"CREATE DATABASE IF NOT EXISTS chaos",
+		"CREATE TABLE IF NOT EXISTS chaos.acks (id INT PRIMARY KEY, region VARCHAR(8) NOT NULL)",
+	} {
+		if _, err := admin(t, sb, first+"-1").DB().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := startWriter(t, sb, "us-rw", 1)
+
+	var moves []string
+	last := first
+	waitFor(t, 90*time.Second, "six follow-the-sun moves", func() bool {
+		if r := ctrl.Status().PrimaryRegion; r != last {
+			moves = append(moves, r)
+			t.Logf("%s (schedule time %s): primary region %s", time.Since(start).Round(100*time.Millisecond), fast().Format("15:04"), r)
+			last = r
+		}
+		return len(moves) >= 6
+	})
+	w.waitAcks(t, time.Now(), 5, 10*time.Second)
+	w.halt()
+	want := []string{"eu", "us", "apac", "eu", "us", "apac"}
+	if !slices.Equal(moves, want) {
+		t.Errorf("moves %v, want %v (from %s)", moves, want, first)
+	}
+	for _, e := range entries(ctrl, audit.KindRefusal, "schedule") {
+		t.Logf("audited: %s", e.Error)
+	}
+	final := admin(t, sb, last+"-1")
+	acks := w.acked()
+	if lost := missing(acks, present(t, final)); len(lost) > 0 {
+		t.Errorf("%d of %d acknowledged writes lost: %v", len(lost), len(acks), lost)
+	}
+	t.Logf("%d writes acknowledged, none lost; writer errors %v", len(acks), w.errors)
+}
