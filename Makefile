@@ -28,6 +28,7 @@ bench: setup build
 	bench/sandbox-up.sh
 	bench/controller-cost.sh
 	bench/router.sh
+	bench/failover.sh
 
 clean:
 	rm -rf bin

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/audit"
+	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/recovery"
 	"github.com/meridian-geo/meridian/internal/sandbox"
 	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
@@ -65,32 +66,46 @@ func TestChaosPartition(t *testing.T) {
 		waitFor(t, 30*time.Second, "a failover to us", func() bool {
 			return len(entries(ctrl, audit.KindFailover, "done")) > 0
 		})
-		us.waitAcks(t, cut, 10, 15*time.Second)
-		var lastEU, firstUS time.Time
-		for _, a := range eu.acked() {
-			if a.began.After(cut) || a.at.After(cut) {
-				lastEU = a.at
-			}
-		}
-		for _, a := range us.acked() {
-			if a.began.After(cut) && firstUS.IsZero() {
-				firstUS = a.began
-			}
-		}
-		t.Logf("cut at 0; last eu acknowledgement at %s, first acknowledged us write sent at %s",
-			lastEU.Sub(cut).Round(time.Millisecond), firstUS.Sub(cut).Round(time.Millisecond))
-		if !lastEU.IsZero() && !lastEU.Before(firstUS) {
-			t.Errorf("both regions acknowledged writes: eu until %s, us from %s after the cut",
-				lastEU.Sub(cut).Round(time.Millisecond), firstUS.Sub(cut).Round(time.Millisecond))
-		}
 		done := entries(ctrl, audit.KindFailover, "done")
 		res, ok := done[0].Detail.(recovery.Result)
 		if !ok || res.NewPrimary != "us-1" {
 			t.Fatalf("failover result %+v, want us-1 promoted", done[0].Detail)
 		}
+		us.waitAcks(t, cut, 10, 15*time.Second)
 
-		// Healed: eu-1 comes back read-only and rejoins or is kept out with
-		// the writes eu acknowledged before its lease ran out as errant.
+		// No overlap: every write eu acknowledged ended before us-1 was made
+		// writable (the promote step's start), so before any write through
+		// us could be acknowledged by us-1.
+		promoted := stepStart(t, ctrl, audit.KindFailover, recovery.ActionWritable, "us-1")
+		revoked := entries(ctrl, audit.KindFailover, "lease-revoked")
+		var lastEU time.Time
+		for _, a := range eu.acked() {
+			lastEU = a.at
+		}
+		var firstUS ack
+		for _, a := range us.acked() {
+			if a.at.After(cut) {
+				firstUS = a
+				break
+			}
+		}
+		since := func(at time.Time) time.Duration { return at.Sub(cut).Round(time.Millisecond) }
+		leaseGone := time.Duration(0)
+		if len(revoked) > 0 {
+			leaseGone = since(revoked[0].Time)
+		}
+		t.Logf("from the cut: last eu acknowledgement %s; leases lapsed %s; us-1 made writable %s; first us write acknowledged after the cut sent %s, acknowledged %s",
+			since(lastEU), leaseGone, since(promoted), since(firstUS.began), since(firstUS.at))
+		if !lastEU.Before(promoted) {
+			t.Errorf("both regions took writes: eu acknowledged until %s after the cut, us-1 writable from %s", since(lastEU), since(promoted))
+		}
+		if firstUS.at.Before(promoted) {
+			t.Errorf("a us write was acknowledged %s after the cut, before us-1 was made writable at %s", since(firstUS.at), since(promoted))
+		}
+
+		// Healed: eu-1 comes back read-only and rejoins, or is kept out
+		// with its errant transactions listed. Every acknowledged row is on
+		// us-1, or on eu-1 among those errant transactions.
 		heal()
 		eu.halt()
 		us.halt()
@@ -103,15 +118,45 @@ func TestChaosPartition(t *testing.T) {
 		waitFor(t, 30*time.Second, "eu-1 rejoined or kept out", func() bool {
 			return len(entries(ctrl, audit.KindRejoin, "done"))+len(entries(ctrl, audit.KindRefusal, "rejoin")) > 0
 		})
-		us1 := present(t, admin(t, sb, "us-1"))
-		lostRows := append(missing(eu.acked(), us1), missing(us.acked(), us1)...)
-		errant := ctrl.Status().KeptOut["eu-1"]
-		t.Logf("%d + %d writes acknowledged; %d missing on us-1; eu-1 errant %v; reported lost %v",
-			len(eu.acked()), len(us.acked()), len(lostRows), errant, res.Lost)
-		if len(lostRows) > rangeCount(t, errant)+rangeCount(t, res.Lost) {
-			t.Errorf("%d acknowledged rows missing on us-1, more than eu-1's errant %v and the reported lost %v", len(lostRows), errant, res.Lost)
+		onUS, onEU := present(t, admin(t, sb, "us-1")), present(t, eu1)
+		errant, keptOut := ctrl.Status().KeptOut["eu-1"]
+		var lost, unaccounted []int
+		for _, w := range []*writer{eu, us} {
+			for _, id := range missing(w.acked(), onUS) {
+				lost = append(lost, id)
+				if !keptOut || !onEU[id] {
+					unaccounted = append(unaccounted, id)
+				}
+			}
+		}
+		onlyEU := 0
+		for id := range onEU {
+			if !onUS[id] {
+				onlyEU++
+			}
+		}
+		t.Logf("%d eu + %d us writes acknowledged; %d missing on us-1 (RPO), all on eu-1 among its errant %v (%d transactions); the failover reported %v at risk; eu-1 kept out: %v",
+			len(eu.acked()), len(us.acked()), len(lost), errant, rangeCount(t, errant), res.Lost, keptOut)
+		if len(unaccounted) > 0 {
+			t.Errorf("%d acknowledged rows neither on us-1 nor among eu-1's errant transactions: %v", len(unaccounted), unaccounted)
+		}
+		if onlyEU > rangeCount(t, errant) {
+			t.Errorf("eu-1 holds %d rows us-1 lacks, more than its errant transactions listed: %v", onlyEU, errant)
 		}
 	})
+}
+
+// stepStart is when a recovery step on a node began, from its audit entry
+// (recorded when the step ended, with how long it took).
+func stepStart(t *testing.T, c *controller.Controller, kind, action, node string) time.Time {
+	t.Helper()
+	for _, e := range entries(c, kind, action) {
+		if st, ok := e.Detail.(recovery.Step); ok && e.Node == node {
+			return e.Time.Add(-st.Took)
+		}
+	}
+	t.Fatalf("no %s step %s on %s audited", kind, action, node)
+	return time.Time{}
 }
 
 // TestChaosBlockPeriod: after an automatic failover, a second one of the
@@ -152,8 +197,18 @@ func TestChaosBlockPeriod(t *testing.T) {
 	if n := len(entries(ctrl, audit.KindFailover, "done")); n != 1 {
 		t.Fatalf("%d failovers done inside the block period, want 1", n)
 	}
-	if err := ctrl.Ack("eu-main"); err != nil {
+	// What `meridian ack eu-main` sends.
+	body, err := json.Marshal(api.AckRequest{Cluster: "eu-main"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	resp, err := http.Post(ctrl.URL()+"/api/v1/ack", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/v1/ack: %s", resp.Status)
 	}
 	waitFor(t, 20*time.Second, "the failover the ack allowed", func() bool {
 		return len(entries(ctrl, audit.KindFailover, "done")) == 2

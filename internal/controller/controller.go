@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *Controller, err error) {
 	if cfg.Monitor.Topology == nil {
 		return nil, errors.New("controller: no topology")
 	}
-	st, err := loadState(cfg.StateFile)
+	st, err := LoadState(cfg.StateFile)
 	if err != nil {
 		return nil, err
 	}

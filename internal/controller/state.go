@@ -35,9 +35,9 @@ func (s State) clone() State {
 	return s
 }
 
-// loadState reads the state file; a missing file (or path "") is the
+// LoadState reads the state file; a missing file (or path "") is the
 // initial state.
-func loadState(path string) (State, error) {
+func LoadState(path string) (State, error) {
 	if path == "" {
 		return State{}, nil
 	}

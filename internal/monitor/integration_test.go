@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -518,11 +519,13 @@ func (e *estateUnderTest) testHungNode(t *testing.T) {
 			t.Fatalf("no snapshot for %s after %d", 2*cfg.Interval, len(snaps))
 		}
 	}
+	// The cadence is judged on the median gap: a machine loaded by other
+	// test packages may delay one round (and the ticker then starts the
+	// next at once), while a hung node would delay every one.
+	gaps := map[string][]time.Duration{}
 	for i, s := range snaps[1:] {
 		prev := snaps[i]
-		if gap := s.At.Sub(prev.At); gap < cfg.Interval/2 || gap > cfg.Interval*3/2 {
-			t.Errorf("snapshots %s apart, interval %s", gap, cfg.Interval)
-		}
+		gaps["snapshots"] = append(gaps["snapshots"], s.At.Sub(prev.At))
 		hung, _ := s.Node("eu-2")
 		if hung.Up || !strings.Contains(hung.Error, "timed out after 400ms") {
 			t.Errorf("hung eu-2: up=%v error=%q", hung.Up, hung.Error)
@@ -530,9 +533,16 @@ func (e *estateUnderTest) testHungNode(t *testing.T) {
 		for _, name := range []string{"eu-1", "us-1"} {
 			n, _ := s.Node(name)
 			p, _ := prev.Node(name)
-			if !n.Up || n.ProbedAt.Sub(p.ProbedAt) < cfg.Interval/2 || n.ProbedAt.Sub(p.ProbedAt) > cfg.Interval*3/2 {
-				t.Errorf("%s probed at %s then %s (up=%v %s): cadence lost", name, p.ProbedAt.Format("15:04:05.000"), n.ProbedAt.Format("15:04:05.000"), n.Up, n.Error)
+			if !n.Up {
+				t.Errorf("%s down beside the hung node: %s", name, n.Error)
 			}
+			gaps[name] = append(gaps[name], n.ProbedAt.Sub(p.ProbedAt))
+		}
+	}
+	for what, g := range gaps {
+		slices.Sort(g)
+		if median := g[len(g)/2]; median < cfg.Interval*3/4 || median > cfg.Interval*5/4 {
+			t.Errorf("%s: median gap %s (gaps %v), interval %s: cadence lost", what, median, g, cfg.Interval)
 		}
 	}
 	hung, _ := snaps[len(snaps)-1].Node("eu-2")

@@ -112,7 +112,7 @@ func (g *galeraPorts) config(c topology.Cluster, j int) *mariadbd.Galera {
 
 // start starts (or restarts) node name with ServerSettings plus extra.
 func (e *estate) start(t *testing.T, name string, extra map[string]string, galera *mariadbd.Galera) error {
-	settings := ServerSettings(e.topo, name)
+	settings := ServerSettings(e.topo, e.topo.Layout(time.Now()), name)
 	for k, v := range extra {
 		settings[k] = v
 	}

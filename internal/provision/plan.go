@@ -176,10 +176,16 @@ type SettingOverrides interface {
 // planned: the error names it (and every other problem) while the plan holds
 // the changes of the nodes that were.
 func Diff(t *topology.Topology, now time.Time, ep Endpoints, creds Credentials, obs Observed) (Plan, error) {
+	return DiffLayout(t, t.Layout(now), ep, creds, obs)
+}
+
+// DiffLayout is Diff towards a given layout: the one of the primaries a
+// controller chose at run time (topology.LayoutFor), which the file does
+// not know after a failover.
+func DiffLayout(t *topology.Topology, layout topology.Layout, ep Endpoints, creds Credentials, obs Observed) (Plan, error) {
 	if err := checkAccounts(creds); err != nil {
 		return Plan{}, err
 	}
-	layout := t.Layout(now)
 	overrides, _ := ep.(SettingOverrides)
 	names := nodeNames(t)
 	var changes []Change

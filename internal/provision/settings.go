@@ -38,20 +38,20 @@ func (s setting) liveValue() string {
 
 // ServerSettings are the [mysqld] settings node nodeName needs, keyed by
 // option name: what a sandbox writes into its my.cnf and what ConfigFragment
-// renders for a real server. read_only follows the layout at this moment.
-func ServerSettings(t *topology.Topology, nodeName string) map[string]string {
+// renders for a real server. read_only follows layout.
+func ServerSettings(t *topology.Topology, layout topology.Layout, nodeName string) map[string]string {
 	settings := make(map[string]string)
-	for _, s := range allSettings(t, nodeName, time.Now()) {
+	for _, s := range allSettings(t, nodeName, layout) {
 		settings[s.name] = s.value
 	}
 	return settings
 }
 
 // allSettings is every setting of the node in option-file order, read_only
-// (which follows the layout at now) included.
-func allSettings(t *topology.Topology, nodeName string, now time.Time) []setting {
+// (which follows the layout) included.
+func allSettings(t *topology.Topology, nodeName string, layout topology.Layout) []setting {
 	readOnly := "ON"
-	if t.Layout(now).Writable[nodeName] {
+	if layout.Writable[nodeName] {
 		readOnly = "OFF"
 	}
 	return append(nodeSettings(t, nodeName), setting{
@@ -176,7 +176,7 @@ func configFragment(t *topology.Topology, nodeName string, now time.Time) string
 		"do not add them, the server would refuse to start.",
 		n.Name, t.NodeRegion(nodeName), cluster.Kind, cluster.Name, t.Name))
 	b.WriteString("\n[mysqld]\n")
-	for i, s := range allSettings(t, nodeName, now) {
+	for i, s := range allSettings(t, nodeName, t.Layout(now)) {
 		if i > 0 {
 			b.WriteString("\n")
 		}

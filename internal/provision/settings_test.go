@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -32,7 +33,8 @@ func TestServerSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ServerSettings(parseTopology(t, tt.yaml), tt.node)
+			topo := parseTopology(t, tt.yaml)
+			got := ServerSettings(topo, topo.Layout(time.Now()), tt.node)
 			for k, v := range tt.want {
 				if got[k] != v {
 					t.Errorf("%s = %q, want %q", k, got[k], v)

@@ -73,6 +73,8 @@ type Sandbox struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ports map[string]nodePorts
+	// saved are the primaries of the controller's state file at start.
+	saved topology.Primaries
 
 	mu         sync.Mutex
 	instances  map[string]*mariadbd.Instance
@@ -130,6 +132,9 @@ func Up(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 			s.Close()
 		}
 	}()
+	if err := s.restorePrimaries(); err != nil {
+		return nil, err
+	}
 	if s.creds, err = loadOrCreateCredentials(filepath.Join(dir, credentialsFile)); err != nil {
 		return nil, err
 	}
@@ -291,7 +296,7 @@ func (s *Sandbox) isRunning(name string) bool {
 func (s *Sandbox) startNode(ctx context.Context, name string, bootstrap bool) error {
 	_, cluster, _ := s.topo.Node(name)
 	ports := s.ports[name]
-	settings := provision.ServerSettings(s.topo, name)
+	settings := provision.ServerSettings(s.topo, s.layout(), name)
 	for k, v := range sandboxOverrides {
 		settings[k] = v
 	}
@@ -401,7 +406,7 @@ func (s *Sandbox) applyLayout(ctx context.Context, info *Info) error {
 	if err != nil {
 		return err
 	}
-	plan, err := provision.Diff(s.topo, s.now(), ep, s.creds, observed)
+	plan, err := provision.DiffLayout(s.topo, s.layout(), ep, s.creds, observed)
 	if err != nil {
 		return err
 	}
@@ -409,6 +414,36 @@ func (s *Sandbox) applyLayout(ctx context.Context, info *Info) error {
 		return err
 	}
 	return WaitReplicating(ctx, s.topo, ep, 60*time.Second)
+}
+
+// restorePrimaries reads who was primary when the sandbox last ran: after
+// a failover or switchover that is not the file's choice, and laying the
+// file's out again would make the old primary writable beside the new one.
+func (s *Sandbox) restorePrimaries() error {
+	path := filepath.Join(s.dir, ControllerStateFile)
+	st, err := controller.LoadState(path)
+	if err != nil {
+		return err
+	}
+	for cluster, name := range st.Primaries.Nodes {
+		if s.topo.ClusterPrimary(cluster, st.Primaries) != name {
+			s.log.Warn("the saved primary is not a member of its cluster in the topology: the file's primary is used", "file", path, "field", "primaries.nodes."+cluster, "node", name)
+		}
+	}
+	if st.Primaries.Region != "" || len(st.Primaries.Nodes) > 0 {
+		s.log.Info("restoring the primaries the controller chose", "file", path, "region", st.Primaries.Region, "nodes", st.Primaries.Nodes)
+	}
+	s.saved = st.Primaries
+	return nil
+}
+
+// layout is who writes now: the running controller's primaries, else
+// those it saved, else the file's.
+func (s *Sandbox) layout() topology.Layout {
+	if c := s.Controller(); c != nil {
+		return s.topo.LayoutFor(s.now(), c.Primaries())
+	}
+	return s.topo.LayoutFor(s.now(), s.saved)
 }
 
 // ControllerStateFile holds, in the sandbox directory, who is primary at

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -378,4 +380,41 @@ func TestTLSReplication(t *testing.T) {
 		t.Errorf("DR connection is not verified TLS: ssl=%v verify=%v ca=%q", r.SSL, r.SSLVerifyServerCert, r.SSLCA)
 	}
 	assertConverged(t, sb)
+}
+
+// TestRestartKeepsRuntimePrimaries restarts a sandbox whose controller had
+// moved eu-main's primary to eu-2: the restart lays out the saved
+// primaries, not the file's, so eu-1 does not come back writable beside
+// eu-2.
+func TestRestartKeepsRuntimePrimaries(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	start := func() *sandbox.Sandbox {
+		return sandboxtest.Up(t, "active-passive.yaml", func(o *sandbox.Options) { o.Dir, o.Fresh = dir, false })
+	}
+	if err := start().Close(); err != nil {
+		t.Fatal(err)
+	}
+	state := `{"primaries": {"nodes": {"eu-main": "eu-2"}}}`
+	if err := os.WriteFile(filepath.Join(dir, sandbox.ControllerStateFile), []byte(state), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb := start()
+	for name, want := range map[string]bool{"eu-1": true, "eu-2": false, "us-1": true} {
+		if on, err := adminClient(t, sb, name).ReadOnly(ctx); err != nil || on != want {
+			t.Errorf("%s read_only = %v (%v), want %v", name, on, err, want)
+		}
+	}
+	db := appDB(t, sb, "eu-2")
+	for _, stmt := range []string{"CREATE DATABASE meridian_test", "CREATE TABLE meridian_test.t_moved (id INT PRIMARY KEY, note VARCHAR(20))"} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := write(t, db, "t_moved", 1)
+	for _, name := range []string{"eu-1", "us-1"} {
+		if ok, err := waitLogged(ctx, adminClient(t, sb, name), g, 10*time.Second); err != nil || !ok {
+			t.Errorf("%s did not replicate %s from the saved primary eu-2 (ok=%v err=%v)", name, g, ok, err)
+		}
+	}
 }
