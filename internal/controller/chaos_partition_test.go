@@ -27,12 +27,14 @@ import (
 func TestChaosPartition(t *testing.T) {
 	sb := upWithRouters(t, nil)
 	ctrl := sb.Controller()
-	eu := startWriter(t, sb, "eu-rw", 1)
-	us := startWriter(t, sb, "us-rw", 1_000_000)
+	// Paced: a writer next to its primary would otherwise commit thousands
+	// of rows a second and starve the estate sharing these two cores.
+	eu := startPacedWriter(t, sb, "eu-rw", 1, 5*time.Millisecond)
+	us := startPacedWriter(t, sb, "us-rw", 1_000_000, 5*time.Millisecond)
 	eu.waitAcks(t, time.Time{}, 20, 30*time.Second)
 	us.waitAcks(t, time.Time{}, 10, 30*time.Second)
 
-	t.Run("ShorterThanConfirmation", func(t *testing.T) {
+	short := t.Run("ShorterThanConfirmation", func(t *testing.T) {
 		if err := sb.Partition("eu", "us"); err != nil {
 			t.Fatal(err)
 		}
@@ -52,21 +54,12 @@ func TestChaosPartition(t *testing.T) {
 		}
 	})
 
+	if !short {
+		return // the estate is no longer the one the longer partition needs
+	}
 	t.Run("LongerThanConfirmation", func(t *testing.T) {
-		if err := sb.Partition("eu", "us"); err != nil {
-			t.Fatal(err)
-		}
+		heal := sandboxtest.Partition(t, sb, "eu", "us")
 		cut := time.Now()
-		healed := false
-		heal := func() {
-			if !healed {
-				healed = true
-				if err := sb.Heal("eu", "us"); err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		defer heal()
 		waitFor(t, 30*time.Second, "a failover to us", func() bool {
 			return len(entries(ctrl, audit.KindFailover, "done")) > 0
 		})

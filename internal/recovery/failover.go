@@ -66,17 +66,29 @@ func (e *Executor) Failover(ctx context.Context, d failover.Decision) (Result, e
 	r.audit(audit.Entry{Kind: audit.KindFailover, Cluster: d.Cluster, Step: "decision", Node: d.Candidate, Detail: d})
 	layout := e.Topology.LayoutFor(e.now(), d.NewPrimaries)
 	survivors := without(nodeNames(e.Topology), []string{d.Failed})
-	r.connect(ctx, survivors)
+	r.connect(ctx, []string{d.Candidate})
 	if r.client(d.Candidate) == nil {
 		return e.finish(r, res, began, fmt.Errorf("failover of %s: candidate %s is unreachable", d.Cluster, d.Candidate))
 	}
+	// The other survivors connect while the candidate is prepared, each
+	// bounded like a fence: one cut off by a partition must not hold the
+	// promotion up. They are needed from switchWriters on.
+	connected := make(chan struct{})
+	go func() {
+		defer close(connected)
+		cctx, cancel := context.WithTimeout(ctx, orDefault(e.FenceTimeout, DefaultFenceTimeout))
+		defer cancel()
+		r.connect(cctx, without(survivors, []string{d.Candidate}))
+	}()
 	if d.Action == failover.Promote {
 		lost, err := r.prepareCandidate(ctx, d, layout, e.FenceTimeout, e.ApplyTimeout)
 		res.Lost = append(res.Lost, lost...)
 		if err != nil {
+			<-connected
 			return e.finish(r, res, began, fmt.Errorf("failover of %s: %w", d.Cluster, err))
 		}
 	}
+	<-connected
 	if err := r.switchWriters(ctx, layout, survivors, orDefault(e.ApplyTimeout, DefaultApplyTimeout)); err != nil {
 		return e.finish(r, res, began, fmt.Errorf("failover of %s: %w", d.Cluster, err))
 	}

@@ -72,6 +72,30 @@ func TestConfigKinds(t *testing.T) {
 	}
 }
 
+// TestConfigWriteHold: write_hold unset keeps the default (nil), 0 is
+// kept apart from unset (refuse at once), and a negative hold is refused.
+func TestConfigWriteHold(t *testing.T) {
+	hold := func(options map[string]any) (*time.Duration, error) {
+		cfg, err := ConfigFromTopology(topology.Service{Name: "eu-rw", Region: "eu", Options: options})
+		return cfg.WriteHold, err
+	}
+	if h, err := hold(nil); err != nil || h != nil {
+		t.Errorf("no write_hold: %v, %v; want nil (DefaultWriteHold)", h, err)
+	}
+	if h, err := hold(map[string]any{"write_hold": "500ms"}); err != nil || h == nil || *h != 500*time.Millisecond {
+		t.Errorf("write_hold 500ms: %v, %v", h, err)
+	}
+	if h, err := hold(map[string]any{"write_hold": 0}); err != nil || h == nil || *h != 0 {
+		t.Errorf("write_hold 0: %v, %v; want 0, not the default", h, err)
+	}
+	if _, err := hold(map[string]any{"write_hold": "-1s"}); err == nil || !strings.Contains(err.Error(), "service eu-rw: write_hold -1s is negative") {
+		t.Errorf("negative write_hold: error %v", err)
+	}
+	if _, err := ConfigFromTopology(topology.Service{Name: "r", Region: "eu", Kind: ReadConnRoute, Options: map[string]any{"write_hold": "1s"}}); err == nil {
+		t.Error("readconnroute took write_hold, an option of readwritesplit only")
+	}
+}
+
 func TestRegionsByRTT(t *testing.T) {
 	topo := &topology.Topology{
 		Regions: []topology.Region{{Name: "ap"}, {Name: "eu"}, {Name: "us"}, {Name: "sa"}},

@@ -53,7 +53,7 @@ func newConnPolicy(cfg ServiceConfig) *connPolicy {
 
 // serves reports whether name is of the kind of server the service binds
 // to and may receive commands at now: up, not fenced, and a replica (a
-// node neither this router's primary nor writable), the primary, or
+// node neither this router's primary nor another's), the primary, or
 // either; the primary only while the write lease allows it.
 func (p *connPolicy) serves(v View, name string, now time.Time) bool {
 	n, ok := v.Nodes[name]
@@ -66,7 +66,7 @@ func (p *connPolicy) serves(v View, name string, now time.Time) bool {
 	case p.connect == ConnectPrimary:
 		return name == v.Primary
 	case p.connect == ConnectReplica:
-		return name != v.Primary && !n.Writable
+		return name != v.Primary && !n.Writer
 	}
 	return true
 }

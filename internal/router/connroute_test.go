@@ -32,7 +32,7 @@ func TestConnCandidates(t *testing.T) {
 		{"down and fenced replicas excluded", cfg,
 			change(change(base, "eu-2", func(n *NodeView) { n.Up = false }), "eu-3", func(n *NodeView) { n.Fenced = true }), idle,
 			[]string{"us-1", "ap-1", "sa-1"}},
-		{"writable nodes of other regions are no replicas", cfg, change(base, "us-1", func(n *NodeView) { n.Writable = true }), idle,
+		{"other regions' writers are no replicas", cfg, change(base, "us-1", func(n *NodeView) { n.Writer = true }), idle,
 			[]string{"eu-2", "eu-3", "ap-1", "sa-1"}},
 		{"primary", ServiceConfig{Kind: ReadConnRoute, Region: "us", ConnectTo: ConnectPrimary}, base, idle, []string{"eu-1"}},
 		{"any server, the primary too", ServiceConfig{Kind: ReadConnRoute, Region: "us", ConnectTo: ConnectAny, RegionOrder: []string{"us", "eu"}},

@@ -11,7 +11,7 @@ func lag(s float64) *float64 { return &s }
 // testView is an estate with a primary and two replicas in eu and one in us.
 func testView() View {
 	return View{Primary: "eu-1", Nodes: map[string]NodeView{
-		"eu-1": {Addr: "10.0.0.1:3306", Region: "eu", Up: true, Writable: true, LagSeconds: lag(0)},
+		"eu-1": {Addr: "10.0.0.1:3306", Region: "eu", Up: true, Writer: true, LagSeconds: lag(0)},
 		"eu-2": {Addr: "10.0.0.2:3306", Region: "eu", Up: true, LagSeconds: lag(0.2)},
 		"eu-3": {Addr: "10.0.0.3:3306", Region: "eu", Up: true, LagSeconds: lag(3)},
 		"us-1": {Addr: "10.1.0.1:3306", Region: "us", Up: true, LagSeconds: lag(0.1)},

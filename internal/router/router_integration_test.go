@@ -614,7 +614,7 @@ func testPrimaryMoves(t *testing.T, f *fixture) {
 	f.setView(t, func(v *router.View) {
 		v.Primary = "eu-2"
 		n := v.Nodes["eu-1"]
-		n.Writable = false
+		n.Writer = false
 		v.Nodes["eu-1"] = n
 	})
 	_, err = tx.Exec("UPDATE items SET name = 'in flight' WHERE id = 4")

@@ -30,8 +30,10 @@ type NodeView struct {
 	Fenced bool
 	// LagSeconds is the replication heartbeat lag; nil when unknown.
 	LagSeconds *float64
-	// Writable is what the layout wants of the node.
-	Writable bool
+	// Writer marks a node routers send writes to: the primary of a
+	// writable region (in Galera, the member carrying the region's links;
+	// the other members, writable too, serve reads like replicas).
+	Writer bool
 }
 
 // ViewSource hands out the current view. The router reads it for every
@@ -76,11 +78,25 @@ func ViewFromSnapshot(s monitor.Snapshot, region string, addrs func(node string)
 			Up:         serving(n),
 			Fenced:     fenced(n),
 			LagSeconds: nodeLag(s, n),
-			Writable:   n.Writable,
+			Writer:     writer(s, n),
 		}
 	}
 	v.Primary = primaryOf(s, region)
 	return v
+}
+
+// writer reports whether routers send writes to n: writable, and the link
+// node of its region when it is a Galera member.
+func writer(s monitor.Snapshot, n monitor.Node) bool {
+	if !n.Writable || n.Galera == nil {
+		return n.Writable
+	}
+	for _, r := range s.Regions {
+		if r.Name == n.Region {
+			return r.LinkNode == n.Name
+		}
+	}
+	return false
 }
 
 // serving reports whether a node answers and, in Galera, is synced.

@@ -72,7 +72,7 @@ func TestViewFromSnapshot(t *testing.T) {
 			if n := v.Nodes["eu-2"]; n.Addr != "eu-2:3306" || !n.Up || n.Fenced || n.LagSeconds == nil || *n.LagSeconds != 0.4 || n.Region != "eu" {
 				t.Errorf("eu-2: %+v", n)
 			}
-			if n := v.Nodes["eu-1"]; n.LagSeconds == nil || *n.LagSeconds != 0 || !n.Writable {
+			if n := v.Nodes["eu-1"]; n.LagSeconds == nil || *n.LagSeconds != 0 || !n.Writer {
 				t.Errorf("the primary: %+v", n)
 			}
 		}},
@@ -100,6 +100,11 @@ func TestViewFromSnapshot(t *testing.T) {
 		{"active-active: the local region's writer", activeActiveGalera(), "us", "us-1", func(t *testing.T, v View) {
 			if n := v.Nodes["us-2"]; n.LagSeconds == nil || *n.LagSeconds != 0 {
 				t.Errorf("a writable Galera member: lag %v", n.LagSeconds)
+			}
+			for name, want := range map[string]bool{"eu-1": true, "eu-2": false, "us-1": true, "us-2": false} {
+				if v.Nodes[name].Writer != want {
+					t.Errorf("%s: Writer = %v, want %v (only a region's link node takes the routers' writes)", name, !want, want)
+				}
 			}
 		}},
 		{"Galera: another member when the link node is not synced", edit(activeActiveGalera(), "eu-1", func(n *monitor.Node) { n.Galera = galera(false) }), "eu", "eu-2",

@@ -154,20 +154,8 @@ func runServiceChecks(t *testing.T, sb *sandbox.Sandbox, set *services.Set, info
 			}
 			return nil
 		})
-		if err := sb.Partition("eu", "us"); err != nil {
-			t.Fatal(err)
-		}
+		heal := sandboxtest.Partition(t, sb, "eu", "us")
 		cut := time.Now()
-		healed := false
-		heal := func() {
-			if !healed {
-				healed = true
-				if err := sb.Heal("eu", "us"); err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		defer heal()
 		id := 100
 		// A write waits for the lease up to the router's write hold before
 		// it is refused.

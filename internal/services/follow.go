@@ -234,7 +234,9 @@ func (f *follower) checkReady() {
 // debug level before the first view, while the controller may still be
 // starting (WaitReady reports one that never answers).
 func (f *follower) failed(last *atomic.Pointer[string], msg string, err error) {
-	if !f.viewed.Load() {
+	if !f.viewed.Load() || errors.Is(err, context.Canceled) {
+		// Not yet following (the controller may still be starting), or
+		// stopping: nothing an operator must hear about.
 		f.log.Debug(msg, "controller", f.controller, "err", err)
 		return
 	}

@@ -28,7 +28,7 @@ func SandboxView(info *sandbox.Info, t *topology.Topology, region string, now ti
 			}
 		}
 		lag := 0.0
-		v.Nodes[n.Name] = router.NodeView{Addr: addr, Region: n.Region, Up: n.Running, LagSeconds: &lag, Writable: layout.Writable[n.Name]}
+		v.Nodes[n.Name] = router.NodeView{Addr: addr, Region: n.Region, Up: n.Running, LagSeconds: &lag, Writer: layout.Writable[n.Name] && t.LinkNodeFor(n.Region, topology.Primaries{}) == n.Name}
 	}
 	primaryRegion := ""
 	for _, r := range writers {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,4 +54,24 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// Partition cuts the WAN link between regions a and b until heal is
+// called, or the test ends: a failed test never leaves a region cut off
+// for the cleanup that follows.
+func Partition(t testing.TB, sb *sandbox.Sandbox, a, b string) (heal func()) {
+	t.Helper()
+	if err := sb.Partition(a, b); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	heal = func() {
+		once.Do(func() {
+			if err := sb.Heal(a, b); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(heal)
+	return heal
 }
