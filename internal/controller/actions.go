@@ -26,8 +26,8 @@ var ErrUnknown = errors.New("unknown")
 // Switchover moves the primary to target, a node or a region (that
 // region's primary), without losing an acknowledged write: see
 // recovery.Executor.Switchover. While it runs the write lease is revoked:
-// routers refuse new writes (MariaDB error 1290, which clients retry)
-// until they are granted the new primary's lease.
+// routers hold new writes (up to their write_hold, then MariaDB error
+// 1290) until they are granted the new primary's lease.
 func (c *Controller) Switchover(ctx context.Context, target string) (recovery.SwitchoverResult, error) {
 	if c.exec == nil {
 		return recovery.SwitchoverResult{}, ErrNotActing
