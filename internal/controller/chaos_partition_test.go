@@ -79,9 +79,11 @@ func TestChaosPartition(t *testing.T) {
 		for _, a := range eu.acked() {
 			lastEU = a.at
 		}
+		// A us write sent before the cut went to eu-1 like any other; the
+		// first one sent after it can only be acknowledged by us-1.
 		var firstUS ack
 		for _, a := range us.acked() {
-			if a.at.After(cut) {
+			if a.began.After(cut) {
 				firstUS = a
 				break
 			}
@@ -93,6 +95,9 @@ func TestChaosPartition(t *testing.T) {
 		}
 		t.Logf("from the cut: last eu acknowledgement %s; leases lapsed %s; us-1 made writable %s; first us write acknowledged after the cut sent %s, acknowledged %s",
 			since(lastEU), leaseGone, since(promoted), since(firstUS.began), since(firstUS.at))
+		if !lastEU.Before(firstUS.began) {
+			t.Errorf("both regions acknowledged writes: eu until %s after the cut, us from %s", since(lastEU), since(firstUS.began))
+		}
 		if !lastEU.Before(promoted) {
 			t.Errorf("both regions took writes: eu acknowledged until %s after the cut, us-1 writable from %s", since(lastEU), since(promoted))
 		}
@@ -166,8 +171,11 @@ func TestChaosBlockPeriod(t *testing.T) {
 	if err := sb.Kill("eu-1"); err != nil {
 		t.Fatal(err)
 	}
+	// The executor audits "done" just before the controller publishes
+	// the new primaries: wait for both.
 	waitFor(t, 30*time.Second, "the first failover", func() bool {
-		return len(entries(ctrl, audit.KindFailover, "done")) == 1
+		p := ctrl.Primaries().Nodes["eu-main"]
+		return len(entries(ctrl, audit.KindFailover, "done")) == 1 && p != "" && p != "eu-1"
 	})
 	if p := ctrl.Primaries().Nodes["eu-main"]; p != "eu-2" {
 		t.Fatalf("eu-main's primary after eu-1 died: %q, want eu-2 (same region first)", p)
@@ -208,7 +216,7 @@ func TestChaosBlockPeriod(t *testing.T) {
 		t.Fatalf("POST /api/v1/ack: %s", resp.Status)
 	}
 	waitFor(t, 20*time.Second, "the failover the ack allowed", func() bool {
-		return len(entries(ctrl, audit.KindFailover, "done")) == 2
+		return len(entries(ctrl, audit.KindFailover, "done")) == 2 && ctrl.Primaries().Nodes["eu-main"] != "eu-2"
 	})
 	if len(entries(ctrl, audit.KindAck, "")) != 1 {
 		t.Error("the ack was not audited")

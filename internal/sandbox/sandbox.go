@@ -425,9 +425,11 @@ func (s *Sandbox) restorePrimaries() error {
 	if err != nil {
 		return err
 	}
+	// A saved primary the topology does not know is refused rather than
+	// replaced by the file's: that could make two nodes writable.
 	for cluster, name := range st.Primaries.Nodes {
 		if s.topo.ClusterPrimary(cluster, st.Primaries) != name {
-			s.log.Warn("the saved primary is not a member of its cluster in the topology: the file's primary is used", "file", path, "field", "primaries.nodes."+cluster, "node", name)
+			return fmt.Errorf("controller state %s: primaries.nodes.%s: %q is not a member of cluster %q in the topology (fix or remove the file)", path, cluster, name, cluster)
 		}
 	}
 	if st.Primaries.Region != "" || len(st.Primaries.Nodes) > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
@@ -416,5 +417,27 @@ func TestRestartKeepsRuntimePrimaries(t *testing.T) {
 		if ok, err := waitLogged(ctx, adminClient(t, sb, name), g, 10*time.Second); err != nil || !ok {
 			t.Errorf("%s did not replicate %s from the saved primary eu-2 (ok=%v err=%v)", name, g, ok, err)
 		}
+	}
+}
+
+// TestSavedPrimaryUnknownNode refuses a state file naming a node its
+// cluster does not have, naming the file and field, before any server starts.
+func TestSavedPrimaryUnknownNode(t *testing.T) {
+	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, sandbox.ControllerStateFile)
+	if err := os.WriteFile(state, []byte(`{"primaries": {"nodes": {"eu-main": "us-1"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.Up(context.Background(), sandbox.Options{Topology: topo, Dir: dir, Logger: sandboxtest.Logger(t)})
+	if err == nil {
+		sb.Close()
+		t.Fatal("sandbox started with a saved primary outside its cluster")
+	}
+	if !strings.Contains(err.Error(), state) || !strings.Contains(err.Error(), "primaries.nodes.eu-main") {
+		t.Errorf("error does not name the file and field: %v", err)
 	}
 }
