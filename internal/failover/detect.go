@@ -109,6 +109,32 @@ type Detector struct {
 	cfg     DetectorConfig
 	lastAt  time.Time
 	streaks map[string]streak // node -> its current run of lost rounds
+	// streams are what each replica had received on each channel in the
+	// last snapshot counted; previous, in the one before it.
+	streams, previous map[string]stream
+}
+
+// stream is how far a channel's received stream had got: the source's
+// replication heartbeats and the GTIDs its IO thread received.
+type stream struct {
+	heartbeats uint64
+	ioPos      string
+}
+
+func streamKey(replica, source string) string { return replica + "<" + source }
+
+// streamsOf records every channel's stream in s.
+func streamsOf(s monitor.Snapshot) map[string]stream {
+	out := map[string]stream{}
+	for _, n := range s.Nodes {
+		if !n.Up {
+			continue
+		}
+		for _, ch := range n.Replication {
+			out[streamKey(n.Name, ch.SourceNode)] = stream{heartbeats: ch.ReceivedHeartbeats, ioPos: ch.GTIDIOPos}
+		}
+	}
+	return out
 }
 
 type streak struct {
@@ -131,6 +157,7 @@ func (d *Detector) Observe(s monitor.Snapshot, p topology.Primaries) []Finding {
 	if d.lastAt.IsZero() || s.At.After(d.lastAt) {
 		d.count(s)
 		d.lastAt = s.At
+		d.previous, d.streams = d.streams, streamsOf(s)
 	}
 	stale := d.cfg.HeartbeatStaleAfter
 	if stale <= 0 {
@@ -142,7 +169,7 @@ func (d *Detector) Observe(s monitor.Snapshot, p topology.Primaries) []Finding {
 	}
 	r := round{
 		topo: d.topo, s: s, p: p, layout: d.topo.LayoutFor(s.At, p),
-		writable: d.topo.WritableRegionsFor(s.At, p), stale: stale,
+		writable: d.topo.WritableRegionsFor(s.At, p), stale: stale, previous: d.previous,
 	}
 	var findings []Finding
 	for _, c := range d.topo.Clusters {
@@ -207,6 +234,8 @@ type round struct {
 	layout   topology.Layout
 	writable []string
 	stale    time.Duration
+	// previous are the channels' streams one snapshot earlier.
+	previous map[string]stream
 }
 
 func (r round) node(name string) monitor.Node {
@@ -337,14 +366,33 @@ func (r round) verdict(n monitor.Node, ch *monitor.Channel, source string) (Verd
 	case !ch.SQLRunning:
 		return SaysAlive, "IO thread Yes; SQL thread stopped, so no heartbeat to judge by"
 	case ch.LagSeconds == nil:
-		return SaysGone, "IO thread Yes but no heartbeat received"
+		return r.streaming(n, ch, source, "IO thread Yes but no heartbeat received")
 	}
 	bound := r.stale + r.topo.RTT(n.Region, sourceRegion)
 	age := time.Duration(*ch.LagSeconds * float64(time.Second))
 	if age >= bound {
-		return SaysGone, fmt.Sprintf("IO thread Yes but heartbeat %s old (stale after %s)", age.Round(time.Millisecond), bound)
+		return r.streaming(n, ch, source, fmt.Sprintf("IO thread Yes but heartbeat %s old (stale after %s)", age.Round(time.Millisecond), bound))
 	}
 	return SaysAlive, fmt.Sprintf("IO thread Yes, heartbeat %s old", age.Round(time.Millisecond))
+}
+
+// streaming judges a witness whose Meridian heartbeat is stale or missing.
+// The controller writes those heartbeats: cut off from the source, it
+// stops them although the source lives on. So the replica's own stream
+// decides: when the source's replication heartbeats or new GTIDs reached
+// it since the previous snapshot, the source is alive and only the
+// controller's path to it is lost (orchestrator's UnreachableMaster).
+func (r round) streaming(n monitor.Node, ch *monitor.Channel, source, stale string) (Verdict, string) {
+	prev, ok := r.previous[streamKey(n.Name, source)]
+	switch {
+	case !ok:
+		return SaysGone, stale
+	case ch.ReceivedHeartbeats > prev.heartbeats:
+		return SaysAlive, fmt.Sprintf("%s; yet %d replication heartbeats arrived from %s since the last round", stale, ch.ReceivedHeartbeats-prev.heartbeats, source)
+	case ch.GTIDIOPos != prev.ioPos:
+		return SaysAlive, fmt.Sprintf("%s; yet new transactions arrived from %s since the last round (%s)", stale, source, ch.GTIDIOPos)
+	}
+	return SaysGone, stale + "; nothing else arrived since the last round either"
 }
 
 // galera classifies a Galera cluster. With every member down it is a dead

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -380,5 +382,44 @@ func TestGaleraLossesCountTheLatest(t *testing.T) {
 	f := finding(t, d.Observe(e.snap(), topology.Primaries{}), "eu-galera")
 	if f.Kind != GaleraNodeLost || !slices.Equal(f.Lost, []string{"eu-2", "eu-3"}) || f.FailedIntervals != 1 || !f.Since.Equal(e.at) {
 		t.Errorf("%+v", f)
+	}
+}
+
+// The controller writes Meridian's heartbeats, so when only the
+// controller's path to the primary is cut they go stale on every replica
+// although the primary lives on. The replica's own stream then decides:
+// the source's replication heartbeats (MASTER_HEARTBEAT_PERIOD) or new
+// GTIDs still arriving say alive; nothing arriving for a round says gone.
+func TestWitnessStreamOutweighsAStaleHeartbeat(t *testing.T) {
+	topo := example(t, "active-passive.yaml")
+	d := NewDetector(topo, DetectorConfig{})
+	received := func(heartbeats uint64, ioPos string) edit {
+		return func(n *monitor.Node) {
+			ch := channel(n, "eu-1")
+			ch.ReceivedHeartbeats, ch.GTIDIOPos = heartbeats, ioPos
+		}
+	}
+	cut := func(heartbeats uint64, ioPos string) *estate {
+		return healthy(topo, topology.Primaries{}).with("eu-1", down).with("eu-2", down).
+			with("us-1", lag("eu-1", 5), received(heartbeats, ioPos))
+	}
+	at := healthy(topo, topology.Primaries{}).at
+	for i, c := range []struct {
+		heartbeats uint64
+		ioPos      string
+		kind       Kind
+		says       string
+	}{
+		{10, "1-101-5", RegionLost, "IO thread Yes but heartbeat 5s old (stale after 3.08s)"}, // no earlier round to compare with
+		{11, "1-101-5", PrimaryUnreachable, "IO thread Yes but heartbeat 5s old (stale after 3.08s); yet 1 replication heartbeats arrived from eu-1 since the last round"},
+		{11, "1-101-6", PrimaryUnreachable, "IO thread Yes but heartbeat 5s old (stale after 3.08s); yet new transactions arrived from eu-1 since the last round (1-101-6)"},
+		{11, "1-101-6", RegionLost, "IO thread Yes but heartbeat 5s old (stale after 3.08s); nothing else arrived since the last round either"},
+	} {
+		e := cut(c.heartbeats, c.ioPos)
+		e.at = at.Add(time.Duration(i) * time.Second)
+		f := finding(t, d.Observe(e.snap(), topology.Primaries{}), "eu-main")
+		if f.Kind != c.kind || len(f.Witnesses) != 2 || f.Witnesses[1].Says != c.says {
+			t.Errorf("round %d: kind %s, witnesses %+v; want %s saying %q", i+1, f.Kind, f.Witnesses, c.kind, c.says)
+		}
 	}
 }

@@ -8,8 +8,13 @@
 //
 //   - Observe (internal/monitor). One probe round reaches every node in
 //     parallel and publishes a monitor.Snapshot. The witnesses' evidence is
-//     already in it: each replica's IO thread state and heartbeat lag for
-//     its channel from the primary. Nothing here probes again, sleeps, or
+//     already in it: each replica's IO thread state, heartbeat lag, and
+//     received stream (the source's replication heartbeats and Gtid_IO_Pos)
+//     for its channel from the primary. Meridian's heartbeat is written by
+//     the controller, so a cut between the controller and the primary
+//     alone makes it stale everywhere; a witness whose stream still grows
+//     between two snapshots says alive all the same. Nothing here probes
+//     again, sleeps, or
 //     asks witnesses one after another (replication-manager's serial
 //     false-positive checks add seconds to every failover).
 //
@@ -38,8 +43,8 @@
 //     candidate from the same layout. It records Decision.Affects in the
 //     Guard, audits the Finding and the Decision (both carry their reasons
 //     and serialise to JSON), and before deciding passes Choose each
-//     survivor's fresh SHOW SLAVE STATUS (Using_Gtid, Gtid_IO_Pos), which
-//     the snapshot does not carry.
+//     survivor's fresh SHOW SLAVE STATUS (Using_Gtid, Gtid_IO_Pos): the
+//     snapshot's may be a round old.
 //
 // # Detection time
 //

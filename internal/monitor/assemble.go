@@ -170,7 +170,7 @@ func (r round) channel(replica string, obs *observation, rs node.ReplicaStatus, 
 		IORunning:  rs.IORunning, SQLRunning: rs.SQLRunning,
 		LastIOErrno: rs.LastIOErrno, LastIOError: rs.LastIOError,
 		LastSQLErrno: rs.LastSQLErrno, LastSQLError: rs.LastSQLError,
-		UsingGTID: rs.UsingGTID, GTIDIOPos: rs.GTIDIOPos.String(),
+		UsingGTID: rs.UsingGTID, GTIDIOPos: rs.GTIDIOPos.String(), ReceivedHeartbeats: rs.ReceivedHeartbeats,
 	}
 	if rs.SecondsBehind != nil {
 		behind := *rs.SecondsBehind

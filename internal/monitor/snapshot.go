@@ -97,6 +97,11 @@ type Channel struct {
 	// applied or not — what failover compares candidates by.
 	UsingGTID string `json:"using_gtid"`
 	GTIDIOPos string `json:"gtid_io_pos"`
+	// ReceivedHeartbeats is MariaDB's count of the source's replication
+	// heartbeats: with GTIDIOPos, what shows a source still streaming to
+	// this replica when Meridian's own heartbeat cannot tell (the
+	// controller, which writes it, is cut off from the source).
+	ReceivedHeartbeats uint64 `json:"received_heartbeats"`
 	// SecondsBehindMaster is MariaDB's own figure: shown, never trusted alone.
 	SecondsBehindMaster *int64 `json:"seconds_behind_master"`
 	// LagSeconds is the heartbeat lag of the source region's domain: the

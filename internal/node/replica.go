@@ -28,6 +28,10 @@ type ReplicaStatus struct {
 	LastSQLError string
 
 	SecondsBehind *int64 // nil when NULL: unknown, never zero
+	// ReceivedHeartbeats counts the source's replication heartbeats
+	// (MASTER_HEARTBEAT_PERIOD) since the connection was configured: it
+	// grows while an idle source is still there.
+	ReceivedHeartbeats uint64
 
 	UsingGTID string // "No" | "Slave_Pos" | "Current_Pos"
 	GTIDIOPos gtid.Position
@@ -106,6 +110,7 @@ func parseReplicaStatus(row statusRow) (ReplicaStatus, error) {
 		LastSQLErrno:        p.integer("Last_SQL_Errno"),
 		LastSQLError:        p.text("Last_SQL_Error"),
 		SecondsBehind:       p.optionalInt64("Seconds_Behind_Master"),
+		ReceivedHeartbeats:  uint64(p.integer("Slave_received_heartbeats")),
 		UsingGTID:           p.text("Using_Gtid"),
 		GTIDIOPos:           p.position("Gtid_IO_Pos"),
 		DoDomainIDs:         p.domains("Replicate_Do_Domain_Ids"),
