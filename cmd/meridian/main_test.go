@@ -143,6 +143,18 @@ func TestSandboxSIGTERMStopsEverything(t *testing.T) {
 	if n, _ := restarted.Node(victim.Name); !n.Running || n.Pid == victim.Pid || !alive(n.Pid) {
 		t.Errorf("node %s not restarted: %+v", victim.Name, n)
 	}
+	// The operator's commands reach the sandbox's controller.
+	if out, err := exec.Command(binary, "failover", "--region", "us", "--sandbox", dir).CombinedOutput(); err == nil || !strings.Contains(string(out), "switchover") {
+		t.Errorf("failover of a live primary without --force: %v\n%s", err, out)
+	}
+	meridian(t, "switchover", "--to", "us", "--sandbox", dir)
+	if plan := meridian(t, "plan", "--sandbox", dir); !strings.Contains(plan, "No changes") {
+		t.Errorf("plan after a switchover must keep the controller's primaries:\n%s", plan)
+	}
+	if audit := meridian(t, "audit", "--sandbox", dir); !strings.Contains(audit, "switchover") {
+		t.Errorf("audit after a switchover:\n%s", audit)
+	}
+	meridian(t, "ack", "eu-main", "--sandbox", dir)
 	meridian(t, "sandbox", "partition", info.Nodes[0].Region, victim.Region, "--dir", dir)
 	meridian(t, "sandbox", "heal", "--dir", dir)
 	meridian(t, "sandbox", "latency", info.Nodes[0].Region, victim.Region, "120ms", "--dir", dir)

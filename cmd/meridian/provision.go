@@ -3,21 +3,34 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/sandbox"
 )
 
 // estateFlags are the two ways to name an estate: a topology file for real
-// servers, or a running sandbox.
-type estateFlags struct{ file, sandbox string }
+// servers, or a running sandbox; and where the controller keeps the
+// primaries it chose at run time.
+type estateFlags struct{ file, sandbox, state string }
 
 func (f *estateFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "topology file")
 	cmd.Flags().StringVar(&f.sandbox, "sandbox", "", "act on the running sandbox in this directory")
+	cmd.Flags().StringVar(&f.state, "state", "", "the controller's state file, with the primaries it chose after failovers and switchovers (default: the sandbox's controller-state.json)")
+}
+
+// stateFile is the controller's state file: --state, else the sandbox's.
+func (f *estateFlags) stateFile() string {
+	if f.state == "" && f.sandbox != "" {
+		return filepath.Join(f.sandbox, sandbox.ControllerStateFile)
+	}
+	return f.state
 }
 
 func (f *estateFlags) open() (*estate.Estate, error) { return f.openFrom("") }
@@ -45,7 +58,7 @@ func planCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := diff(cmd, e)
+			plan, err := diff(cmd, e, f.stateFile())
 			if err != nil {
 				return err
 			}
@@ -68,7 +81,7 @@ func applyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			plan, err := diff(cmd, e)
+			plan, err := diff(cmd, e, f.stateFile())
 			if err != nil {
 				return err
 			}
@@ -85,12 +98,22 @@ func applyCommand() *cobra.Command {
 	return cmd
 }
 
-func diff(cmd *cobra.Command, e *estate.Estate) (provision.Plan, error) {
+// diff plans towards the layout of the primaries the controller saved in
+// stateFile (the file's own when there is none): a plan must never undo a
+// failover.
+func diff(cmd *cobra.Command, e *estate.Estate, stateFile string) (provision.Plan, error) {
+	primaries, err := controller.LoadPrimaries(stateFile, e.Topology)
+	if err != nil {
+		return provision.Plan{}, err
+	}
+	if primaries.Region != "" || len(primaries.Nodes) > 0 {
+		slog.Info("planning for the primaries the controller chose", "state", stateFile, "region", primaries.Region, "nodes", primaries.Nodes)
+	}
 	observed, err := provision.Observe(cmd.Context(), e.Topology, e.Endpoints, e.Credentials)
 	if err != nil {
 		return provision.Plan{}, err
 	}
-	return provision.Diff(e.Topology, time.Now(), e.Endpoints, e.Credentials, observed)
+	return provision.DiffLayout(e.Topology, e.Topology.LayoutFor(time.Now(), primaries), e.Endpoints, e.Credentials, observed)
 }
 
 func validateCommand() *cobra.Command {

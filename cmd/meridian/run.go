@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +11,6 @@ import (
 	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/monitor"
-	"github.com/meridian-geo/meridian/internal/sandbox"
 	"github.com/meridian-geo/meridian/internal/services"
 )
 
@@ -20,7 +18,6 @@ func runCommand() *cobra.Command {
 	var f estateFlags
 	var region, listen, controllerURL string
 	var interval, serviceInterval, historyRetention time.Duration
-	var stateFile string // failover-controller
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the controller (monitor, /metrics, /api/v1/topology, web page) and the router services of its region",
@@ -42,13 +39,10 @@ func runCommand() *cobra.Command {
 			}
 			var ctrl *controller.Controller
 			if controllerURL == "" {
-				if stateFile == "" && f.sandbox != "" {
-					stateFile = filepath.Join(f.sandbox, sandbox.ControllerStateFile)
-				}
 				c, err := controller.Start(cmd.Context(), controller.Config{
 					Listen:      listen,
 					Credentials: e.Credentials,
-					StateFile:   stateFile,
+					StateFile:   f.stateFile(),
 					Monitor: monitor.Config{
 						Topology:         e.Topology,
 						Endpoints:        e.Endpoints,
@@ -94,7 +88,6 @@ func runCommand() *cobra.Command {
 	cmd.Flags().StringVar(&region, "region", "", "region this process runs in (default: the controller's region, topology roles.controller)")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:7070", "controller HTTP listen address")
 	cmd.Flags().StringVar(&controllerURL, "controller", "", "follow the controller at this URL instead of running one (router services of --region only)")
-	cmd.Flags().StringVar(&stateFile, "state", "", "file keeping the runtime primaries across restarts, audit log beside it (default: the sandbox's controller-state.json; none: memory only)")
 	cmd.Flags().DurationVar(&interval, "interval", time.Second, "probe interval")
 	cmd.Flags().DurationVar(&serviceInterval, "service-interval", services.DefaultInterval, "how often router services poll the controller's view and renew their write leases")
 	cmd.Flags().DurationVar(&historyRetention, "history-retention", 7*24*time.Hour, "how long replication_lag_history rows are kept")

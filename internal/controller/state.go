@@ -55,6 +55,25 @@ func LoadState(path string) (State, error) {
 	return s, nil
 }
 
+// LoadPrimaries reads the primaries a controller saved in its state file,
+// for the commands that lay the estate out again (sandbox start, plan,
+// apply): after a failover or switchover they are not the file's, and
+// laying the file's out would make the old primary writable beside the
+// new one. A saved primary the topology does not know is refused, not
+// replaced by the file's, for the same reason.
+func LoadPrimaries(path string, t *topology.Topology) (topology.Primaries, error) {
+	st, err := LoadState(path)
+	if err != nil {
+		return topology.Primaries{}, err
+	}
+	for cluster, name := range st.Primaries.Nodes {
+		if t.ClusterPrimary(cluster, st.Primaries) != name {
+			return topology.Primaries{}, fmt.Errorf("controller state %s: primaries.nodes.%s: %q is not a member of cluster %q in the topology (fix or remove the file)", path, cluster, name, cluster)
+		}
+	}
+	return st.Primaries, nil
+}
+
 // saveState writes the state atomically (a crash leaves the old or the new
 // file, never half of one).
 func saveState(path string, s State) error {

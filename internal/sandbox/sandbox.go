@@ -421,21 +421,14 @@ func (s *Sandbox) applyLayout(ctx context.Context, info *Info) error {
 // file's out again would make the old primary writable beside the new one.
 func (s *Sandbox) restorePrimaries() error {
 	path := filepath.Join(s.dir, ControllerStateFile)
-	st, err := controller.LoadState(path)
+	p, err := controller.LoadPrimaries(path, s.topo)
 	if err != nil {
 		return err
 	}
-	// A saved primary the topology does not know is refused rather than
-	// replaced by the file's: that could make two nodes writable.
-	for cluster, name := range st.Primaries.Nodes {
-		if s.topo.ClusterPrimary(cluster, st.Primaries) != name {
-			return fmt.Errorf("controller state %s: primaries.nodes.%s: %q is not a member of cluster %q in the topology (fix or remove the file)", path, cluster, name, cluster)
-		}
+	if p.Region != "" || len(p.Nodes) > 0 {
+		s.log.Info("restoring the primaries the controller chose", "file", path, "region", p.Region, "nodes", p.Nodes)
 	}
-	if st.Primaries.Region != "" || len(st.Primaries.Nodes) > 0 {
-		s.log.Info("restoring the primaries the controller chose", "file", path, "region", st.Primaries.Region, "nodes", st.Primaries.Nodes)
-	}
-	s.saved = st.Primaries
+	s.saved = p
 	return nil
 }
 
