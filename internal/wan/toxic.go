@@ -18,6 +18,40 @@ type linkState struct {
 	id          int64
 	up, down    atomic.Int64 // one-way delay in nanoseconds
 	partitioned atomic.Bool
+	// cuts counts partitions; healed is closed at each heal (and replaced):
+	// streams that lived through a partition end then, while the proxy
+	// keeps listening, so clients reconnect at once.
+	cuts   atomic.Int64
+	mu     sync.Mutex
+	healed chan struct{}
+}
+
+// cut starts a partition.
+func (st *linkState) cut() {
+	st.cuts.Add(1)
+	st.partitioned.Store(true)
+}
+
+// heal ends a partition and wakes every stream, for those that lived
+// through it to end.
+func (st *linkState) heal() {
+	st.partitioned.Store(false)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.healed != nil {
+		close(st.healed)
+		st.healed = nil
+	}
+}
+
+// nextHeal is closed at the next heal.
+func (st *linkState) nextHeal() <-chan struct{} {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.healed == nil {
+		st.healed = make(chan struct{})
+	}
+	return st.healed
 }
 
 // toxiproxy builds toxics from JSON, so a toxic finds its link's state
@@ -68,6 +102,8 @@ func (st *linkState) delay(downstream bool) time.Duration {
 // linkToxic delays every chunk by its direction's one-way delay, measured
 // from when the proxy read it, and drops chunks while the link is
 // partitioned (a black hole: the connection stays open, nothing arrives).
+// At the heal, a stream that lived through the partition is closed: bytes
+// were dropped, so it is corrupt.
 type linkToxic struct {
 	Link       int64 `json:"link"`
 	Downstream bool  `json:"downstream"`
@@ -80,10 +116,22 @@ func (t *linkToxic) Pipe(stub *toxics.ToxicStub) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var healed <-chan struct{}
+	var cuts int64
+	tainted := false
+	if st != nil {
+		healed, cuts, tainted = st.nextHeal(), st.cuts.Load(), st.partitioned.Load()
+	}
 	for {
 		select {
 		case <-stub.Interrupt:
 			return
+		case <-healed:
+			if tainted || st.cuts.Load() != cuts {
+				stub.Close()
+				return
+			}
+			healed = st.nextHeal()
 		case c := <-stub.Input:
 			if c == nil {
 				stub.Close()

@@ -172,13 +172,13 @@ func (l *Links) Partition(a, b string) error {
 	defer l.mu.Unlock()
 	k := pairOf(a, b)
 	l.partitioned[k] = true
-	l.stateOf(k).partitioned.Store(true)
+	l.stateOf(k).cut()
 	return nil
 }
 
 // Heal undoes the partition between regions a and b and restores their latency.
-// Connections opened before or during the partition are closed: toxiproxy dropped
-// their bytes, so their streams are corrupt and clients must reconnect.
+// Connections that lived through the partition are closed: toxiproxy dropped their
+// bytes, so their streams are corrupt and clients must reconnect.
 func (l *Links) Heal(a, b string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -201,18 +201,11 @@ func (l *Links) heal(k pair) error {
 		return nil
 	}
 	delete(l.partitioned, k)
-	l.stateOf(k).partitioned.Store(false)
-	var errs []error
-	for r, p := range l.proxies {
-		if r.pair() != k {
-			continue
-		}
-		p.Stop()
-		if err := p.Start(); err != nil {
-			errs = append(errs, fmt.Errorf("wan proxy %s: restart on %s: %w", p.Name, p.Listen, err))
-		}
-	}
-	return errors.Join(errs...)
+	// The proxies keep listening: a client that reconnects at once, as a
+	// replica's IO thread does, must not find the port closed and wait its
+	// whole connect retry.
+	l.stateOf(k).heal()
+	return nil
 }
 
 // Close stops every proxy, closing their connections and freeing their ports.
