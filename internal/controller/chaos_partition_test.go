@@ -115,7 +115,7 @@ func TestChaosPartition(t *testing.T) {
 		eu.halt()
 		us.halt()
 		ctx := context.Background()
-		eu1 := admin(t, sb, "eu-1")
+		eu1 := sandboxtest.Admin(t, sb, "eu-1")
 		waitFor(t, 5*time.Second, "eu-1 read-only after the heal", func() bool {
 			on, err := eu1.ReadOnly(ctx)
 			return err == nil && on
@@ -123,7 +123,7 @@ func TestChaosPartition(t *testing.T) {
 		waitFor(t, 30*time.Second, "eu-1 rejoined or kept out", func() bool {
 			return len(entries(ctrl, audit.KindRejoin, "done"))+len(entries(ctrl, audit.KindRefusal, "rejoin")) > 0
 		})
-		onUS, onEU := present(t, admin(t, sb, "us-1")), present(t, eu1)
+		onUS, onEU := present(t, sandboxtest.Admin(t, sb, "us-1")), present(t, eu1)
 		errant, keptOut := ctrl.Status().KeptOut["eu-1"]
 		var lost, unaccounted []int
 		for _, w := range []*writer{eu, us} {
@@ -292,7 +292,7 @@ func TestChaosFollowTheSun(t *testing.T) {
 	for _, e := range entries(ctrl, audit.KindRefusal, "schedule") {
 		t.Logf("audited: %s", e.Error)
 	}
-	final := present(t, admin(t, sb, last+"-1"))
+	final := present(t, sandboxtest.Admin(t, sb, last+"-1"))
 	for _, w := range writers {
 		acks := w.acked()
 		if lost := missing(acks, final); len(lost) > 0 {

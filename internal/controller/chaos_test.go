@@ -49,33 +49,18 @@ func createAcksTable(t *testing.T, sb *sandbox.Sandbox, primary string, replicas
 		"CREATE DATABASE IF NOT EXISTS chaos",
 		"CREATE TABLE IF NOT EXISTS chaos.acks (id INT PRIMARY KEY, region VARCHAR(8) NOT NULL)",
 	} {
-		if _, err := admin(t, sb, primary).DB().ExecContext(ctx, stmt); err != nil {
+		if _, err := sandboxtest.Admin(t, sb, primary).DB().ExecContext(ctx, stmt); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, name := range replicas {
-		c := admin(t, sb, name)
+		c := sandboxtest.Admin(t, sb, name)
 		waitFor(t, 20*time.Second, "the table replicated to "+name, func() bool {
 			var n int
 			return c.DB().QueryRowContext(ctx,
 				"SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA='chaos'").Scan(&n) == nil && n == 1
 		})
 	}
-}
-
-// admin is an admin client of a node, closed when the test ends.
-func admin(t *testing.T, sb *sandbox.Sandbox, name string) *node.Client {
-	t.Helper()
-	info, err := sb.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := node.Open(context.Background(), sandbox.Endpoints(info, sb.Topology(), sb.Credentials()).Admin(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
@@ -317,7 +302,7 @@ func TestChaosRegionLoss(t *testing.T) {
 		t.Fatalf("failover audit detail %T, want recovery.Result", done[0].Detail)
 	}
 	acks := w.acked()
-	lostRows := missing(acks, present(t, admin(t, sb, "us-1")))
+	lostRows := missing(acks, present(t, sandboxtest.Admin(t, sb, "us-1")))
 	lost := rangeCount(t, res.Lost)
 	t.Logf("failover to %s took %s; %d writes acknowledged, %d of them missing on us-1 %v; reported lost: %v (%d transactions); writer errors %v",
 		res.NewPrimary, res.Duration.Round(time.Millisecond), len(acks), len(lostRows), lostRows, res.Lost, lost, w.errors)
@@ -335,7 +320,7 @@ func TestChaosRegionLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	eu1 := admin(t, sb, "eu-1")
+	eu1 := sandboxtest.Admin(t, sb, "eu-1")
 	waitFor(t, 3*time.Second, "eu-1 read-only after its return", func() bool {
 		on, err := eu1.ReadOnly(ctx)
 		return err == nil && on
@@ -385,7 +370,7 @@ func TestChaosSwitchover(t *testing.T) {
 		}
 	}
 	w.halt()
-	newPrimary := admin(t, sb, "eu-1")
+	newPrimary := sandboxtest.Admin(t, sb, "eu-1")
 	acks := w.acked()
 	if lost := missing(acks, present(t, newPrimary)); len(lost) > 0 {
 		t.Errorf("%d of %d acknowledged writes lost: %v", len(lost), len(acks), lost)

@@ -55,20 +55,6 @@ func openApp(t *testing.T, info *sandbox.Info, host string, port int) *sql.DB {
 	return db
 }
 
-func adminClient(t *testing.T, sb *sandbox.Sandbox, name string) *node.Client {
-	t.Helper()
-	info, err := sb.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := node.Open(context.Background(), sandbox.Endpoints(info, sb.Topology(), sb.Credentials()).Admin(name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // write inserts one row into the region's own table through a pinned
 // connection and returns the GTID MariaDB gave the transaction.
 func write(t *testing.T, db *sql.DB, table string, id int) gtid.GTID {
@@ -127,7 +113,7 @@ func TestEcommerceNineGaleraNodes(t *testing.T) {
 	}
 	sb := sandboxtest.Up(t, "ecommerce.yaml")
 	for _, r := range sb.Topology().Regions {
-		c := adminClient(t, sb, sb.Topology().LinkNode(r.Name))
+		c := sandboxtest.Admin(t, sb, sb.Topology().LinkNode(r.Name))
 		status, err := c.WsrepStatus(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +163,7 @@ func checkArchitecture(t *testing.T, sb *sandbox.Sandbox) {
 	}
 
 	for _, n := range topo.Nodes() {
-		c := adminClient(t, sb, n.Name)
+		c := sandboxtest.Admin(t, sb, n.Name)
 		for _, w := range writes {
 			ok, err := waitLogged(ctx, c, w.gtid, 15*time.Second)
 			if err != nil || !ok {
@@ -263,7 +249,7 @@ func TestWANLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	replica := adminClient(t, sb, topo.LinkNode(dr))
+	replica := sandboxtest.Admin(t, sb, topo.LinkNode(dr))
 	nextID := 0
 	// delay is the median time from commit on the primary to apply on the DR replica.
 	delay := func() time.Duration {
@@ -342,7 +328,7 @@ func TestRestartKeepsData(t *testing.T) {
 			t.Errorf("node %s moved from port %d to %d across a restart", n.Name, n.Port, m.Port)
 		}
 	}
-	dr := adminClient(t, second, topo.LinkNode(topo.Roles.DR))
+	dr := sandboxtest.Admin(t, second, topo.LinkNode(topo.Roles.DR))
 	if ok, err := waitLogged(ctx, dr, g, 10*time.Second); err != nil || !ok {
 		t.Fatalf("DR lost %s across a restart (ok=%v err=%v)", g, ok, err)
 	}
@@ -369,7 +355,7 @@ func TestTLSReplication(t *testing.T) {
 		}
 	}
 	g := write(t, db, "t_tls", 1)
-	dr := adminClient(t, sb, topo.LinkNode(topo.Roles.DR))
+	dr := sandboxtest.Admin(t, sb, topo.LinkNode(topo.Roles.DR))
 	if ok, err := waitLogged(ctx, dr, g, 10*time.Second); err != nil || !ok {
 		t.Fatalf("%s did not replicate over TLS (ok=%v err=%v)", g, ok, err)
 	}
@@ -402,7 +388,7 @@ func TestRestartKeepsRuntimePrimaries(t *testing.T) {
 	}
 	sb := start()
 	for name, want := range map[string]bool{"eu-1": true, "eu-2": false, "us-1": true} {
-		if on, err := adminClient(t, sb, name).ReadOnly(ctx); err != nil || on != want {
+		if on, err := sandboxtest.Admin(t, sb, name).ReadOnly(ctx); err != nil || on != want {
 			t.Errorf("%s read_only = %v (%v), want %v", name, on, err, want)
 		}
 	}
@@ -414,7 +400,7 @@ func TestRestartKeepsRuntimePrimaries(t *testing.T) {
 	}
 	g := write(t, db, "t_moved", 1)
 	for _, name := range []string{"eu-1", "us-1"} {
-		if ok, err := waitLogged(ctx, adminClient(t, sb, name), g, 10*time.Second); err != nil || !ok {
+		if ok, err := waitLogged(ctx, sandboxtest.Admin(t, sb, name), g, 10*time.Second); err != nil || !ok {
 			t.Errorf("%s did not replicate %s from the saved primary eu-2 (ok=%v err=%v)", name, g, ok, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/estate"
+	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/sandbox"
 )
 
@@ -74,4 +75,19 @@ func Partition(t testing.TB, sb *sandbox.Sandbox, a, b string) (heal func()) {
 	}
 	t.Cleanup(heal)
 	return heal
+}
+
+// Admin is an admin client of a sandbox node, closed when the test ends.
+func Admin(t testing.TB, sb *sandbox.Sandbox, name string) *node.Client {
+	t.Helper()
+	info, err := sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := node.Open(context.Background(), sandbox.Endpoints(info, sb.Topology(), sb.Credentials()).Admin(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
