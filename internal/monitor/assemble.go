@@ -261,20 +261,7 @@ func ageSeconds(ages map[uint32]time.Duration, d uint32) *float64 {
 // primary role around), and gtid_current_pos takes the binlog only for the
 // node's own server id, missing what another Galera member wrote; the
 // binlog, kept with log_slave_updates, has it all.
-func held(o *observation) gtid.Position { return union(o.binlog, o.slave) }
-
-// union is, per domain, the furthest GTID of the positions.
-func union(ps ...gtid.Position) gtid.Position {
-	out := gtid.Position{}
-	for _, p := range ps {
-		for d, g := range p {
-			if g.Seq >= out.Seq(d) {
-				out[d] = g
-			}
-		}
-	}
-	return out
-}
+func held(o *observation) gtid.Position { return gtid.Furthest(o.binlog, o.slave) }
 
 // gtidLag is, per domain the connection carries, how many transactions the
 // source has logged beyond what the replica holds: the domains of its
@@ -336,7 +323,7 @@ func (r round) errant(name string, channels []Channel, owned []uint32) ([]string
 	p := r.probes[name]
 	for _, o := range []*observation{p.good, p.before} {
 		if o != nil && o.finished.Before(earliest) {
-			return formatErrant(gtid.Errant(o.binlog, union(binlogs...), owned), o.binlog), true
+			return formatErrant(gtid.Errant(o.binlog, gtid.Furthest(binlogs...), owned), o.binlog), true
 		}
 	}
 	return nil, false

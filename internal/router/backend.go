@@ -154,7 +154,6 @@ func (s *session) endTransaction() {
 // opened (or reopened after the primary moved) when needed. A transaction
 // that ran on a primary that moved is lost, and the client is told so.
 func (s *session) primaryBackend(v View) (*backend, error) {
-	// --- write lease check (owned by the services work) ---
 	if !leaseAllows(v, time.Now()) {
 		if b := s.primary; b != nil && s.inTransactionOn(b) {
 			// Its COMMIT must not reach a primary the lease no longer
@@ -168,7 +167,6 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 			return nil, errNoLease
 		}
 	}
-	// --- end of the write lease check ---
 	if b := s.primary; b != nil {
 		if b.node == v.Primary && current(v, b.node, b.addr) {
 			return b, nil
@@ -191,8 +189,6 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 	s.primary = b
 	return b, nil
 }
-
-// --- write lease check (owned by the services work) ---
 
 // errNoLease refuses a statement for the primary while the router holds
 // no write lease for it: ER_OPTION_PREVENTS_STATEMENT, as a read-only
@@ -243,8 +239,6 @@ func (s *session) awaitLease() (View, bool) {
 // viewRecheck bounds how long a held statement goes without reading the
 // view: a new primary may arrive in the view after the lease naming it.
 const viewRecheck = 50 * time.Millisecond
-
-// --- end of the write lease check ---
 
 // readBackend is where a read goes: the session's replica while it stays
 // eligible, another one otherwise, the primary when none is.

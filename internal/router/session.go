@@ -62,7 +62,7 @@ type session struct {
 	// written is, per GTID domain, the session's last write, when backends
 	// track it (CausalReads): what a replica read must wait for.
 	written gtid.Position
-	// --- readconnroute and diff (connroute.go, diff.go) ---
+	// readconnroute and diff (connroute.go, diff.go):
 	// bound is the node a bound session's commands all go to (held in
 	// replica); "" before login and after COM_CHANGE_USER.
 	bound string
@@ -70,7 +70,6 @@ type session struct {
 	// what the session compares; nil for other kinds.
 	other *backend
 	diff  *diffSession
-	// --- end of readconnroute and diff ---
 
 	stmts    map[uint32]*stmt
 	nextStmt uint32
