@@ -99,6 +99,21 @@ func waitLogged(ctx context.Context, c *node.Client, g gtid.GTID, timeout time.D
 	}
 }
 
+// waitRows polls a table's row count until it reaches want: MariaDB adds a
+// GTID to gtid_binlog_pos when it writes the binlog, a moment before the
+// engine commit makes the rows visible, so a logged GTID can precede its rows.
+func waitRows(ctx context.Context, c *node.Client, table string, want int, timeout time.Duration) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var count int
+		err := c.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&count)
+		if err != nil || count == want || time.Now().After(deadline) {
+			return count, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestArchitectures(t *testing.T) {
 	for _, example := range []string{"active-passive.yaml", "active-active.yaml", "hub-and-spoke.yaml", "follow-the-sun.yaml"} {
 		t.Run(strings.TrimSuffix(example, ".yaml"), func(t *testing.T) {
@@ -170,8 +185,7 @@ func checkArchitecture(t *testing.T, sb *sandbox.Sandbox) {
 				t.Errorf("node %s did not apply %s (written in %s): ok=%v err=%v", n.Name, w.gtid, w.region, ok, err)
 				continue
 			}
-			var count int
-			if err := c.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM meridian_test."+w.table).Scan(&count); err != nil || count != 1 {
+			if count, err := waitRows(ctx, c, "meridian_test."+w.table, 1, 5*time.Second); err != nil || count != 1 {
 				t.Errorf("node %s: %s has %d rows (err %v), want 1", n.Name, w.table, count, err)
 			}
 		}
