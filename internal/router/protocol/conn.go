@@ -267,6 +267,49 @@ func (c *Conn) copyTo(dst *Conn, n int, t *Tally) error {
 	return nil
 }
 
+// forwardBuffered relays, in one write, the whole packets already in c's
+// read buffer: at most limit of them, none with continuations, and for
+// rows none that ends them (an ERR, or an EOF or OK with the EOF header).
+// It stops at the first packet it cannot take so and returns how many it
+// relayed; the caller goes on packet by packet, which also reports any
+// broken sequence id. A 100-row answer thus costs one copy instead of a
+// header read, a peek and two writes per row.
+func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (int, error) {
+	if c.br == nil {
+		return 0, nil
+	}
+	buf, _ := c.br.Peek(c.br.Buffered())
+	off, count := 0, 0
+	for count < limit && len(buf)-off > 4 {
+		h := buf[off:]
+		n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+		if n == 0 || n >= MaxPayload || len(h) < 4+n || h[3] != c.seq+uint8(count) {
+			break
+		}
+		if rows && (h[4] == headerERR || h[4] == headerEOF) {
+			break
+		}
+		if dst != nil {
+			// The buffer is c's own and the bytes are discarded below.
+			h[3] = dst.seq + uint8(count)
+		}
+		off += 4 + n
+		count++
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	c.seq += uint8(count)
+	if dst != nil {
+		dst.seq += uint8(count)
+		if err := dst.write(buf[:off]); err != nil {
+			return 0, err
+		}
+	}
+	c.br.Discard(off)
+	return count, nil
+}
+
 // grow extends buf by n bytes, reallocating only when needed.
 func grow(buf []byte, n int) []byte {
 	if cap(buf)-len(buf) >= n {

@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Relay copies one command's response from a backend to a client, packet
@@ -119,6 +120,11 @@ func (r *Relay) Rows() (Outcome, error) {
 
 func (r *Relay) rows(out *Outcome) (bool, error) {
 	for {
+		if r.Tally == nil {
+			if _, err := r.Backend.forwardBuffered(r.Client, math.MaxInt, true); err != nil {
+				return false, err
+			}
+		}
 		n, first, err := r.next()
 		if err != nil {
 			return false, err
@@ -252,7 +258,15 @@ func (r *Relay) forward(n int, t *Tally) error {
 
 // forwardPackets relays count whole logical packets.
 func (r *Relay) forwardPackets(count int) error {
-	for range count {
+	for count > 0 {
+		k, err := r.Backend.forwardBuffered(r.Client, count, false)
+		if err != nil {
+			return err
+		}
+		if count -= k; count == 0 {
+			return nil
+		}
+		count--
 		n, err := r.Backend.readHeader()
 		if err != nil {
 			return err

@@ -232,3 +232,34 @@ func TestReadPacketLimit(t *testing.T) {
 	a.Close()
 	b.Close()
 }
+
+// TestRelayRowsInBulk relays rows that span many reads of the backend's
+// buffer to a client whose sequence ids are ahead of the backend's: every
+// row arrives whole and renumbered, whether it went out with others from
+// the buffer or on its own.
+func TestRelayRowsInBulk(t *testing.T) {
+	col := []byte("\x03def\x00\x01t\x01t\x01c\x01c\x0c\x3f\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00")
+	packets := [][]byte{{1}, col}
+	for i := range 700 {
+		packets = append(packets, append([]byte{byte(i % 200)}, bytes.Repeat([]byte{'r'}, i%200)...))
+	}
+	packets = append(packets, ok(StatusAutocommit, 0xfe))
+	const ahead = 3
+	got := relay(t, frame(packets...), func(r *Relay) {
+		r.DeprecateEOF = true
+		r.Client.seq = ahead
+	}, func(r *Relay) error {
+		_, err := r.Results()
+		return err
+	})
+	for i, p := range packets {
+		n := int(got[0]) | int(got[1])<<8 | int(got[2])<<16
+		if got[3] != byte(i+ahead) || !bytes.Equal(got[4:4+n], p) {
+			t.Fatalf("packet %d: sequence id %d (want %d), %d bytes (want %d)", i, got[3], byte(i+ahead), n, len(p))
+		}
+		got = got[4+n:]
+	}
+	if len(got) != 0 {
+		t.Errorf("%d bytes after the last packet", len(got))
+	}
+}
