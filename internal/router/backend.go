@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/router/classify"
+	"github.com/meridian-geo/meridian/internal/router/netloop"
 	"github.com/meridian-geo/meridian/internal/router/protocol"
 )
 
@@ -28,7 +29,10 @@ type backend struct {
 	node, addr string
 	owner      *session
 	raw        net.Conn
-	conn       *protocol.Conn
+	// sock is the connection's socket on the session's event loop, once
+	// the session runs on one (loop.go).
+	sock *netloop.Socket
+	conn *protocol.Conn
 	caps       uint32
 	stats      *nodeCounters
 	// stmts maps the client's statement ids to this backend's.
@@ -67,6 +71,9 @@ func (b *backend) close() {
 		b.closed = true
 		b.conn.Close()
 		b.owner.track(b.raw, false)
+		if b.sock != nil {
+			b.owner.trackSocket(b.sock, false)
+		}
 		b.stats.conns.Add(-1)
 	}
 }
@@ -161,6 +168,9 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 			s.drop(b)
 			s.endTransaction()
 			return nil, errNoLease
+		}
+		if s.looping() {
+			return nil, errWouldBlock
 		}
 		var ok bool
 		if v, ok = s.awaitLease(); !ok {
@@ -267,7 +277,7 @@ func (s *session) readBackend(v View) (*backend, error) {
 	}
 	b, err := s.connect(name, v.Nodes[name])
 	if err != nil {
-		if !s.svc.policy.masterAcceptReads {
+		if errors.Is(err, errWouldBlock) || !s.svc.policy.masterAcceptReads {
 			return nil, err
 		}
 		s.log.Warn("replica unreachable: reading from the primary", "node", name, "err", err)
@@ -303,6 +313,9 @@ func quoteName(name string) string {
 func (s *session) connect(name string, n NodeView) (*backend, error) {
 	if n.Fenced {
 		return nil, fmt.Errorf("node %s is fenced", name)
+	}
+	if s.looping() {
+		return nil, errWouldBlock
 	}
 	timeout := s.svc.cfg.ConnectTimeout
 	nc, err := net.DialTimeout("tcp", n.Addr, timeout)
@@ -344,6 +357,15 @@ func (s *session) connect(name string, n NodeView) (*backend, error) {
 			return nil, se
 		}
 		return nil, fmt.Errorf("node %s: %w", name, err)
+	}
+	if s.lp != nil {
+		sock, err := s.adopt(s.lp.loop, nc)
+		if err != nil {
+			b.quit()
+			return nil, fmt.Errorf("node %s: %w", name, err)
+		}
+		b.sock = sock
+		conn.Adopt(sock)
 	}
 	return b, nil
 }

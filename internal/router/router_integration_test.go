@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -557,7 +559,9 @@ func testMalformed(t *testing.T, f *fixture) {
 	raw.Write([]byte{3, 0, 0, 0, protocol.ComStmtExecute, 1, 0})
 	raw.Write([]byte{9, 0, 0, 7, 'g', 'a', 'r', 'b', 'a', 'g', 'e', '!', '!'})
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := io.Copy(io.Discard, raw); err != nil {
+	// The garbage may reach the router after it closed: the reset that
+	// answers it is a close too.
+	if n, err := io.Copy(io.Discard, raw); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("the router did not close the malformed connection: read %d bytes, %v", n, err)
 	}
 	// Garbage instead of a handshake response.

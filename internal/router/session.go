@@ -12,6 +12,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/router/classify"
+	"github.com/meridian-geo/meridian/internal/router/netloop"
 	"github.com/meridian-geo/meridian/internal/router/protocol"
 )
 
@@ -83,11 +84,16 @@ type session struct {
 	// output, to tell whether any of it was sent.
 	relayMark uint64
 
+	// lp is the session's part in an event loop (loop.go), nil while its
+	// goroutine alone serves it.
+	lp *loopSide
+
 	// mu guards netConns, the session's open backend sockets, which
 	// Service.Close cuts from another goroutine: a session waiting for a
 	// long statement's answer would otherwise never notice.
 	mu       sync.Mutex
 	netConns map[net.Conn]struct{}
+	sockets  map[*netloop.Socket]struct{}
 	killed   bool
 }
 
@@ -106,6 +112,7 @@ func newSession(svc *Service, nc net.Conn) *session {
 		stmts:  map[uint32]*stmt{},
 
 		netConns: map[net.Conn]struct{}{},
+		sockets:  map[*netloop.Socket]struct{}{},
 	}
 }
 
@@ -125,6 +132,21 @@ func (s *session) track(nc net.Conn, open bool) bool {
 	return true
 }
 
+// trackSocket is track for a socket on an event loop.
+func (s *session) trackSocket(sock *netloop.Socket, open bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !open {
+		delete(s.sockets, sock)
+		return true
+	}
+	if s.killed {
+		return false
+	}
+	s.sockets[sock] = struct{}{}
+	return true
+}
+
 func (s *session) isKilled() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -141,6 +163,9 @@ func (s *session) kill() {
 	for nc := range s.netConns {
 		nc.Close()
 	}
+	for sock := range s.sockets {
+		sock.Shutdown()
+	}
 }
 
 func (s *session) run(ctx context.Context) {
@@ -148,6 +173,12 @@ func (s *session) run(ctx context.Context) {
 	if err := s.login(ctx); err != nil {
 		s.ended("login failed", err)
 		return
+	}
+	if s.loopEligible() {
+		if served, err := s.serveOnLoop(); served {
+			s.ended("client connection closed", err)
+			return
+		}
 	}
 	for {
 		req, err := s.client.ReadRequest(s.buf, requestHead)
@@ -187,6 +218,9 @@ func (s *session) close() {
 		b.quit()
 	}
 	s.client.Close()
+	if s.lp != nil {
+		s.trackSocket(s.lp.client, false)
+	}
 }
 
 // dispatch serves one command. An error ends the session; what the client
@@ -248,17 +282,59 @@ func (s *session) query(req *protocol.Request) error {
 	}
 	b, err := s.backendFor(d)
 	if err != nil {
-		return s.refuse(req, err)
+		return s.refuseUnlessWaiting(req, err)
 	}
-	out, err := s.send(b, req, req.Payload, (*protocol.Relay).Results)
+	return s.await(b, req, req.Payload, after{sql: sql, class: class})
+}
+
+// after is what a routed statement leaves to do once its answer is
+// relayed: tell the classifier, and for a prepared one note its cursor.
+type after struct {
+	sql   string
+	class classify.Class
+	st    *stmt
+}
+
+// await sends a routed statement to b. Its goroutine relays the answer at
+// once; on the loop's side the answer is awaited (loop.go). Either way
+// finish completes the command.
+func (s *session) await(b *backend, req *protocol.Request, payload []byte, a after) error {
+	s.last = b
+	if !s.looping() {
+		out, err := s.relayTo(b, req, payload, (*protocol.Relay).Results)
+		return s.finish(b, req, a, out, err)
+	}
+	if err := s.forward(b, req, payload); err != nil {
+		return s.finish(b, req, a, protocol.Outcome{}, err)
+	}
+	s.lp.awaiting = awaited{b: b, after: a}
+	s.lp.answer = &s.lp.awaiting
+	return nil
+}
+
+// finish completes a routed statement once its answer is relayed (or the
+// relay failed with err).
+func (s *session) finish(b *backend, req *protocol.Request, a after, out protocol.Outcome, err error) error {
 	if err != nil {
 		return s.recover(req, b, err)
 	}
+	if a.st != nil && out.Status&protocol.StatusCursorExists != 0 {
+		a.st.cursor = b
+	}
 	if out.Err == nil {
-		s.cls.Commit(sql, class)
+		s.cls.Commit(a.sql, a.class)
 	}
 	s.observe(b, out)
 	return nil
+}
+
+// refuseUnlessWaiting refuses a statement the router cannot route, unless
+// routing it needs the session's goroutine (errWouldBlock, loop.go).
+func (s *session) refuseUnlessWaiting(req *protocol.Request, err error) error {
+	if errors.Is(err, errWouldBlock) {
+		return err
+	}
+	return s.refuse(req, err)
 }
 
 // sessionCommand runs a command that changes session state (SET, USE,
@@ -267,6 +343,9 @@ func (s *session) query(req *protocol.Request) error {
 // Backends opened later replay it from the classifier's history (SQL
 // statements) or from the session's own fields (database, options).
 func (s *session) sessionCommand(req *protocol.Request, sql string, class classify.Class) error {
+	if s.looping() {
+		return errWouldBlock
+	}
 	if err := req.ReadAll(maxBuffered); err != nil {
 		return s.refuse(req, err)
 	}
@@ -356,13 +435,26 @@ func (s *session) sendCommand(b *backend, req *protocol.Request, payload []byte)
 }
 
 func (s *session) relayTo(b *backend, req *protocol.Request, payload []byte, answer func(*protocol.Relay) (protocol.Outcome, error)) (protocol.Outcome, error) {
-	b.stats.queries.Add(1)
-	b.stats.outstanding.Add(1)
-	defer b.stats.outstanding.Add(-1)
-	s.relayMark = s.client.Mark()
-	if err := req.Forward(b.conn, payload); err != nil {
+	if err := s.forward(b, req, payload); err != nil {
 		return protocol.Outcome{}, err
 	}
+	return s.relayAnswer(b, answer)
+}
+
+// forward sends a command to b; relayAnswer then relays b's answer.
+func (s *session) forward(b *backend, req *protocol.Request, payload []byte) error {
+	b.stats.queries.Add(1)
+	b.stats.outstanding.Add(1)
+	s.relayMark = s.client.Mark()
+	if err := req.Forward(b.conn, payload); err != nil {
+		b.stats.outstanding.Add(-1)
+		return err
+	}
+	return nil
+}
+
+func (s *session) relayAnswer(b *backend, answer func(*protocol.Relay) (protocol.Outcome, error)) (protocol.Outcome, error) {
+	defer b.stats.outstanding.Add(-1)
 	s.relay.Backend = b.conn
 	s.relay.BackendTracks = b.caps&protocol.ClientSessionTrack != 0
 	out, err := answer(&s.relay)
@@ -379,6 +471,9 @@ func (s *session) relayTo(b *backend, req *protocol.Request, payload []byte, ans
 
 // exec runs a command on b for the router's own sake, draining the answer.
 func (s *session) exec(b *backend, payload []byte) (protocol.Outcome, error) {
+	if s.looping() {
+		return protocol.Outcome{}, errWouldBlock
+	}
 	b.conn.ResetSeq()
 	if err := b.conn.WritePacket(payload); err != nil {
 		return protocol.Outcome{}, err

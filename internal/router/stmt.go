@@ -107,11 +107,14 @@ func (s *session) execute(req *protocol.Request) error {
 	if err != nil {
 		return s.stmtFailed(req, err)
 	}
+	d := s.cls.Decide(st.class)
+	if s.looping() && (d.Route == classify.All || st.longData != nil) {
+		return errWouldBlock
+	}
 	bound, err := st.noteTypes(req.Payload)
 	if err != nil {
 		return err
 	}
-	d := s.cls.Decide(st.class)
 	b := st.longData
 	if b == nil || b.closed {
 		if d.Route == classify.All {
@@ -120,7 +123,7 @@ func (s *session) execute(req *protocol.Request) error {
 			b, err = s.backendFor(d)
 		}
 		if err != nil {
-			return s.refuse(req, err)
+			return s.refuseUnlessWaiting(req, err)
 		}
 	}
 	st.longData = nil
@@ -131,48 +134,38 @@ func (s *session) execute(req *protocol.Request) error {
 	}
 	payload, err := s.forBackend(req, st, b, bound)
 	if err != nil {
-		return s.refuse(req, err)
+		return s.refuseUnlessWaiting(req, err)
 	}
-	var out protocol.Outcome
-	if d.Route == classify.All {
-		out, err = s.sendCommand(b, req, payload)
-	} else {
-		out, err = s.send(b, req, payload, (*protocol.Relay).Results)
+	if d.Route != classify.All {
+		return s.await(b, req, payload, after{sql: st.sql, class: st.class, st: st})
 	}
+	out, err := s.sendCommand(b, req, payload)
 	if err != nil {
 		return s.recover(req, b, err)
 	}
 	if out.Status&protocol.StatusCursorExists != 0 {
 		st.cursor = b
 	}
-	if d.Route != classify.All {
-		if out.Err == nil {
-			s.cls.Commit(st.sql, st.class)
-		}
-		s.observe(b, out)
-	}
 	if out.Err != nil {
 		return nil
 	}
-	if d.Route == classify.All {
-		// A prepared session command (SET @v = ?) reaches the other open
-		// backend too; backends opened later cannot replay it, so the
-		// session stays on the primary from now on.
-		s.cls.Commit(st.sql, classify.Class{Route: classify.Primary, Pin: true, Reason: "prepared session command"})
-		for _, other := range s.open() {
-			if other == b {
-				continue
+	// A prepared session command (SET @v = ?) reaches the other open
+	// backend too; backends opened later cannot replay it, so the session
+	// stays on the primary from now on.
+	s.cls.Commit(st.sql, classify.Class{Route: classify.Primary, Pin: true, Reason: "prepared session command"})
+	for _, other := range s.open() {
+		if other == b {
+			continue
+		}
+		if payload, err = s.forBackend(req, st, other, bound); err == nil {
+			var o protocol.Outcome
+			if o, err = s.exec(other, payload); err == nil && o.Err != nil {
+				err = o.Err
 			}
-			if payload, err = s.forBackend(req, st, other, bound); err == nil {
-				var o protocol.Outcome
-				if o, err = s.exec(other, payload); err == nil && o.Err != nil {
-					err = o.Err
-				}
-			}
-			if err != nil {
-				s.log.Info("closing a backend that refused a prepared session command", "node", other.node, "err", err)
-				s.drop(other)
-			}
+		}
+		if err != nil {
+			s.log.Info("closing a backend that refused a prepared session command", "node", other.node, "err", err)
+			s.drop(other)
 		}
 	}
 	return nil
@@ -236,6 +229,9 @@ func (s *session) forBackend(req *protocol.Request, st *stmt, b *backend, bound 
 func (s *session) prepareOn(b *backend, st *stmt) (backendStmt, error) {
 	if bs, ok := b.stmts[st.id]; ok {
 		return bs, nil
+	}
+	if s.looping() {
+		return backendStmt{}, errWouldBlock
 	}
 	b.conn.ResetSeq()
 	payload := append([]byte{protocol.ComStmtPrepare}, st.sql...)

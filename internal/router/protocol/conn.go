@@ -64,9 +64,11 @@ var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writer
 // connection holds only its read buffer.
 type Conn struct {
 	net net.Conn
-	// sock is how bytes move over net (see socket); rd reads sock, or the
-	// buffer in front of it once Buffer is called.
+	// sock is how bytes move over net (see socket), or over the event
+	// loop's socket once Adopt is called; rd reads sock, or the buffer in
+	// front of it once Buffer is called.
 	sock    io.ReadWriter
+	closer  io.Closer
 	rd      io.Reader
 	br      *bufio.Reader
 	bw      *bufio.Writer
@@ -81,7 +83,7 @@ type Conn struct {
 // the read buffer Buffer will attach.
 func NewConn(nc net.Conn, side Side, readBuf int) *Conn {
 	sock := newSocket(nc)
-	return &Conn{net: nc, sock: sock, rd: sock, side: side, readBuf: readBuf}
+	return &Conn{net: nc, sock: sock, closer: nc, rd: sock, side: side, readBuf: readBuf}
 }
 
 func (c *Conn) fail(err error) error {
@@ -95,20 +97,67 @@ func (c *Conn) fail(err error) error {
 func (c *Conn) NetConn() net.Conn { return c.net }
 
 // Upgrade replaces the network connection, for TLS. Only valid before Buffer.
-func (c *Conn) Upgrade(nc net.Conn) { c.net, c.sock, c.rd = nc, nc, nc }
+func (c *Conn) Upgrade(nc net.Conn) { c.net, c.sock, c.closer, c.rd = nc, nc, nc, nc }
+
+// Adopt moves the connection's I/O onto sock, an event loop's socket for
+// the same connection, keeping what is buffered. Only valid after Buffer,
+// between responses.
+func (c *Conn) Adopt(sock io.ReadWriteCloser) { c.sock, c.closer = sock, sock }
 
 // Buffer starts buffered reads; call it once the connection phase is over.
 func (c *Conn) Buffer() {
 	if c.br == nil {
-		c.br = bufio.NewReaderSize(c.sock, c.readBuf)
+		c.br = bufio.NewReaderSize(sockReader{c}, c.readBuf)
 		c.rd = c.br
 	}
 }
 
-// Close closes the network connection and gives the write buffer back.
+// sockReader reads whatever socket the connection is on now.
+type sockReader struct{ c *Conn }
+
+func (r sockReader) Read(p []byte) (int, error) { return r.c.sock.Read(p) }
+
+// Close closes the connection and gives the write buffer back.
 func (c *Conn) Close() error {
 	c.release()
-	return c.net.Close()
+	return c.closer.Close()
+}
+
+// Fill reads what the socket has now, until a read brings less than there
+// is room for or the buffer is full, and returns all that is buffered.
+// On an event loop's socket, which does not wait, err is that socket's
+// not-ready error when it had nothing; io.EOF or a failure otherwise.
+func (c *Conn) Fill() ([]byte, error) {
+	for c.br.Buffered() < c.br.Size() {
+		before := c.br.Buffered()
+		if _, err := c.br.Peek(before + 1); err != nil {
+			return c.Unread(), err
+		}
+		if c.br.Buffered()-before < c.br.Size()-before {
+			break
+		}
+	}
+	return c.Unread(), nil
+}
+
+// Unread is what is buffered and not yet read.
+func (c *Conn) Unread() []byte {
+	b, _ := c.br.Peek(c.br.Buffered())
+	return b
+}
+
+// BufferFull reports whether the read buffer has no room left.
+func (c *Conn) BufferFull() bool { return c.br.Buffered() == c.br.Size() }
+
+// PacketBuffered reports whether a whole packet, with no continuation, is
+// buffered: reading it will not touch the socket.
+func (c *Conn) PacketBuffered() bool {
+	h := c.Unread()
+	if len(h) < 4 {
+		return false
+	}
+	n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
+	return n < MaxPayload && len(h) >= 4+n
 }
 
 // ResetSeq starts a new command exchange.

@@ -1,0 +1,48 @@
+package protocol
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestResultsBuffered checks that an answer counts as buffered exactly
+// when all of it is: never at any shorter prefix, always in full, and
+// never for the answers that must be streamed.
+func TestResultsBuffered(t *testing.T) {
+	col := []byte("\x03def\x00\x01t\x01t\x01c\x01c\x0c\x3f\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00")
+	errPacket := AppendERR(nil, &ServerError{Code: 1146, State: "42S02", Message: "no table"})
+	for _, c := range []struct {
+		name         string
+		packets      [][]byte
+		deprecateEOF bool
+		buffered     bool
+	}{
+		{"OK", [][]byte{ok(StatusAutocommit, 0)}, true, true},
+		{"ERR", [][]byte{errPacket}, false, true},
+		{"result set", [][]byte{{2}, col, col, eof(0), []byte("\x011\x012"), []byte("\x013\xfb"), eof(StatusAutocommit)}, false, true},
+		{"result set, deprecated EOF", [][]byte{{1}, col, []byte("\x011"), ok(StatusAutocommit, 0xfe)}, true, true},
+		{"OK, then a result set", [][]byte{ok(StatusMoreResultsExist, 0), {1}, col, eof(StatusMoreResultsExist), []byte("\x01a"), eof(StatusAutocommit)}, false, true},
+		{"three results, the last an error", [][]byte{{1}, col, []byte("\x01a"), ok(StatusMoreResultsExist, 0xfe), ok(StatusMoreResultsExist, 0), errPacket}, true, true},
+		{"an error in the middle of rows", [][]byte{{1}, col, []byte("\x01a"), errPacket}, true, true},
+		{"a cursor", [][]byte{{1}, col, eof(StatusCursorExists)}, false, true},
+		{"LOCAL INFILE", [][]byte{[]byte("\xfbdata.csv")}, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			wire := frame(c.packets...)
+			if got := ResultsBuffered(wire, c.deprecateEOF); got != c.buffered {
+				t.Errorf("whole answer: %v, want %v", got, c.buffered)
+			}
+			if got := ResultsBuffered(append(bytes.Clone(wire), frame(ok(0, 0))...), c.deprecateEOF); got != c.buffered {
+				t.Errorf("answer followed by more bytes: %v, want %v", got, c.buffered)
+			}
+			for cut := range len(wire) {
+				if ResultsBuffered(wire[:cut], c.deprecateEOF) {
+					t.Fatalf("buffered after %d of %d bytes", cut, len(wire))
+				}
+			}
+		})
+	}
+	if ResultsBuffered(frame([]byte{1}, col, bytes.Repeat([]byte("x"), MaxPayload), ok(0, 0xfe)), true) {
+		t.Error("an answer with a 16 MiB packet counts as buffered")
+	}
+}
