@@ -31,10 +31,10 @@ type backend struct {
 	raw        net.Conn
 	// sock is the connection's socket on the session's event loop, once
 	// the session runs on one (loop.go).
-	sock *netloop.Socket
-	conn *protocol.Conn
-	caps       uint32
-	stats      *nodeCounters
+	sock  *netloop.Socket
+	conn  *protocol.Conn
+	caps  uint32
+	stats *nodeCounters
 	// stmts maps the client's statement ids to this backend's.
 	stmts map[uint32]backendStmt
 	// inTx is whether the server reported a transaction open last time.

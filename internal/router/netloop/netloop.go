@@ -190,8 +190,8 @@ type Socket struct {
 	// drainedAt is the count of read edges before the last read that
 	// found nothing more to read (see MayRead).
 	drainedAt uint64
-	waiting       atomic.Bool
-	wake          chan struct{}
+	waiting   atomic.Bool
+	wake      chan struct{}
 
 	mu     sync.Mutex
 	closed bool
