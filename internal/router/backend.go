@@ -72,7 +72,7 @@ func (b *backend) close() {
 		b.conn.Close()
 		b.owner.track(b.raw, false)
 		if b.sock != nil {
-			b.owner.trackSocket(b.sock, false)
+			b.owner.track(shutdownOnKill{b.sock}, false)
 		}
 		b.stats.conns.Add(-1)
 	}

@@ -120,7 +120,7 @@ func (s *session) adopt(l *netloop.Loop, nc net.Conn) (*netloop.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !s.trackSocket(sock, true) {
+	if !s.track(shutdownOnKill{sock}, true) {
 		sock.Shutdown()
 	}
 	return sock, nil
@@ -201,12 +201,16 @@ func (s *session) step() {
 				return
 			}
 			buf, err := fill(a.b.conn, a.b.sock)
-			if !protocol.ResultsBuffered(buf, s.relay.DeprecateEOF) {
+			switch protocol.ResultsBuffered(buf, s.relay.DeprecateEOF) {
+			case protocol.Partial:
 				if !a.b.conn.BufferFull() && (err == nil || errors.Is(err, netloop.ErrWouldBlock)) {
 					return
 				}
 				// Too large to buffer, or the backend failed: the
 				// goroutine relays or recovers.
+				s.hand(handAnswer, nil)
+				return
+			case protocol.Streamed:
 				s.hand(handAnswer, nil)
 				return
 			}

@@ -94,12 +94,17 @@ func testLocalInfile(t *testing.T, f *fixture) {
 	mysql.RegisterReaderHandler("rows", func() io.Reader { return strings.NewReader("900\tfrom a file\n901\tanother\n") })
 	defer mysql.DeregisterReaderHandler("rows")
 	db := f.appDB(t)
-	res, err := db.Exec("LOAD DATA LOCAL INFILE 'Reader::rows' INTO TABLE items (id, name)")
-	if err != nil {
-		t.Fatalf("LOAD DATA LOCAL INFILE: %v", err)
-	}
-	if n, _ := res.RowsAffected(); n != 2 {
-		t.Errorf("%d rows loaded, want 2", n)
+	// One connection, so that the second load meets a primary connection
+	// already open (served on the event loop, not by the goroutine).
+	db.SetMaxOpenConns(1)
+	for _, load := range []string{"INTO TABLE items (id, name)", "REPLACE INTO TABLE items (id, name)"} {
+		res, err := db.Exec("LOAD DATA LOCAL INFILE 'Reader::rows' " + load)
+		if err != nil {
+			t.Fatalf("LOAD DATA LOCAL INFILE: %v", err)
+		}
+		if n, _ := res.RowsAffected(); n < 2 {
+			t.Errorf("%d rows loaded, want 2 or more", n)
+		}
 	}
 }
 

@@ -6,6 +6,9 @@
 // One goroutine serves each client connection and relays every request
 // and its response synchronously, packet by packet (see package
 // protocol); backend connections open only when a statement needs them.
+// A readwritesplit session over plain TCP is served by an event loop
+// instead whenever nothing has to wait (loop.go, package netloop), which
+// spares the scheduler a goroutine wake-up per packet.
 // Routing reads the topology View afresh for every statement, so a new
 // primary is picked up at the next statement without dropping clients.
 package router

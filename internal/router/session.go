@@ -88,13 +88,23 @@ type session struct {
 	// goroutine alone serves it.
 	lp *loopSide
 
-	// mu guards netConns, the session's open backend sockets, which
-	// Service.Close cuts from another goroutine: a session waiting for a
-	// long statement's answer would otherwise never notice.
+	// mu guards netConns, the session's open backend sockets (and, on an
+	// event loop, its client socket), which Service.Close cuts from
+	// another goroutine: a session waiting for a long statement's answer
+	// would otherwise never notice.
 	mu       sync.Mutex
-	netConns map[net.Conn]struct{}
-	sockets  map[*netloop.Socket]struct{}
+	netConns map[io.Closer]struct{}
 	killed   bool
+}
+
+// shutdownOnKill is how kill cuts a socket on an event loop: a shutdown
+// ends its reads and writes, while the descriptor stays the session's to
+// close (closing it from another goroutine could close a reused one).
+type shutdownOnKill struct{ sock *netloop.Socket }
+
+func (c shutdownOnKill) Close() error {
+	c.sock.Shutdown()
+	return nil
 }
 
 func newSession(svc *Service, nc net.Conn) *session {
@@ -111,39 +121,23 @@ func newSession(svc *Service, nc net.Conn) *session {
 		status: protocol.StatusAutocommit,
 		stmts:  map[uint32]*stmt{},
 
-		netConns: map[net.Conn]struct{}{},
-		sockets:  map[*netloop.Socket]struct{}{},
+		netConns: map[io.Closer]struct{}{},
 	}
 }
 
 // track records an open backend socket (or forgets a closed one); it
 // refuses a new one once the session is killed.
-func (s *session) track(nc net.Conn, open bool) bool {
+func (s *session) track(c io.Closer, open bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !open {
-		delete(s.netConns, nc)
+		delete(s.netConns, c)
 		return true
 	}
 	if s.killed {
 		return false
 	}
-	s.netConns[nc] = struct{}{}
-	return true
-}
-
-// trackSocket is track for a socket on an event loop.
-func (s *session) trackSocket(sock *netloop.Socket, open bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !open {
-		delete(s.sockets, sock)
-		return true
-	}
-	if s.killed {
-		return false
-	}
-	s.sockets[sock] = struct{}{}
+	s.netConns[c] = struct{}{}
 	return true
 }
 
@@ -160,11 +154,8 @@ func (s *session) kill() {
 	defer s.mu.Unlock()
 	s.killed = true
 	s.nc.Close()
-	for nc := range s.netConns {
-		nc.Close()
-	}
-	for sock := range s.sockets {
-		sock.Shutdown()
+	for c := range s.netConns {
+		c.Close()
 	}
 }
 
@@ -219,7 +210,7 @@ func (s *session) close() {
 	}
 	s.client.Close()
 	if s.lp != nil {
-		s.trackSocket(s.lp.client, false)
+		s.track(shutdownOnKill{s.lp.client}, false)
 	}
 }
 

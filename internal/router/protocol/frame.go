@@ -1,35 +1,45 @@
 package protocol
 
-// ResultsBuffered reports whether buf, which starts at a response's first
-// packet header, holds the whole answer Relay.Results would relay, so that
-// relaying it cannot wait on the network. It is false while packets are
-// missing, and for answers that must be streamed instead: a packet of
-// MaxPayload bytes or more, a LOCAL INFILE request. A malformed answer
-// counts as whole: Results reports it.
-func ResultsBuffered(buf []byte, deprecateEOF bool) bool {
+// Buffering is how much of an answer a buffer holds.
+type Buffering uint8
+
+const (
+	// Partial: packets of the answer are still to come.
+	Partial Buffering = iota
+	// Whole: relaying the answer will not wait on the network.
+	Whole
+	// Streamed: the answer cannot be held (a packet of MaxPayload bytes
+	// or more) or needs the client before it ends (LOCAL INFILE).
+	Streamed
+)
+
+// ResultsBuffered tells whether buf, which starts at a response's first
+// packet header, holds the whole answer Relay.Results would relay. A
+// malformed answer counts as whole: Results reports it.
+func ResultsBuffered(buf []byte, deprecateEOF bool) Buffering {
 	f := framer{buf: buf}
 	for {
-		p, ok := f.next()
-		if !ok {
-			return false
+		p, state := f.next()
+		if state != Whole {
+			return state
 		}
 		var more bool
 		switch first := p[0]; {
 		case first == headerOK:
 			more = okMore(p)
 		case first == headerERR:
-			return true
+			return Whole
 		case first == headerEOF && len(p) < 9:
 			more = eofMore(p)
 		case first == headerInfile:
-			return false
+			return Streamed
 		default:
-			if more, ok = f.resultSet(p, deprecateEOF); !ok {
-				return false
+			if more, state = f.resultSet(p, deprecateEOF); state != Whole {
+				return state
 			}
 		}
 		if !more || f.bad {
-			return true
+			return Whole
 		}
 	}
 }
@@ -42,64 +52,67 @@ type framer struct {
 	bad bool
 }
 
-// next returns the next packet's payload, or false when it is not wholly
-// in the buffer or is too large to hold. An empty packet is malformed.
-func (f *framer) next() ([]byte, bool) {
+// next returns the next packet's payload if it is wholly in the buffer.
+// An empty packet is malformed.
+func (f *framer) next() ([]byte, Buffering) {
 	h := f.buf[f.off:]
 	if len(h) < 4 {
-		return nil, false
+		return nil, Partial
 	}
 	n := int(h[0]) | int(h[1])<<8 | int(h[2])<<16
-	if n >= MaxPayload || len(h) < 4+n {
-		return nil, false
+	if n >= MaxPayload {
+		return nil, Streamed
+	}
+	if len(h) < 4+n {
+		return nil, Partial
 	}
 	f.off += 4 + n
 	if n == 0 {
 		f.bad = true
-		return []byte{headerERR}, true
+		return []byte{headerERR}, Whole
 	}
-	return h[4 : 4+n], true
+	return h[4 : 4+n], Whole
 }
 
 // resultSet walks a result set from its column count packet p and reports
-// whether another result follows it; false when it is not all buffered.
-func (f *framer) resultSet(p []byte, deprecateEOF bool) (more, whole bool) {
+// whether another result follows it, once it is Whole.
+func (f *framer) resultSet(p []byte, deprecateEOF bool) (bool, Buffering) {
 	r := reader{b: p}
 	columns := r.lenenc()
 	if r.bad || columns > uint64(len(f.buf)) {
 		f.bad = true
-		return false, true
+		return false, Whole
 	}
 	for range columns {
-		if _, ok := f.next(); !ok {
-			return false, false
+		if _, state := f.next(); state != Whole {
+			return false, state
 		}
 	}
 	if !deprecateEOF {
-		p, ok := f.next()
-		if !ok {
-			return false, false
+		p, state := f.next()
+		if state != Whole {
+			return false, state
 		}
 		if p[0] != headerEOF {
 			f.bad = true
-			return false, true
+			return false, Whole
 		}
 		if eofStatusOf(p)&StatusCursorExists != 0 {
-			return false, true
+			return false, Whole
 		}
 	}
 	for {
-		p, ok := f.next()
-		if !ok {
-			return false, false
+		p, state := f.next()
+		if state != Whole {
+			return false, state
 		}
 		switch {
 		case p[0] == headerERR:
-			return false, true
+			return false, Whole
 		case p[0] == headerEOF && deprecateEOF:
-			return okMore(p), true
+			return okMore(p), Whole
 		case p[0] == headerEOF:
-			return eofMore(p), true
+			return eofMore(p), Whole
 		}
 	}
 }

@@ -15,17 +15,17 @@ func TestResultsBuffered(t *testing.T) {
 		name         string
 		packets      [][]byte
 		deprecateEOF bool
-		buffered     bool
+		buffered     Buffering
 	}{
-		{"OK", [][]byte{ok(StatusAutocommit, 0)}, true, true},
-		{"ERR", [][]byte{errPacket}, false, true},
-		{"result set", [][]byte{{2}, col, col, eof(0), []byte("\x011\x012"), []byte("\x013\xfb"), eof(StatusAutocommit)}, false, true},
-		{"result set, deprecated EOF", [][]byte{{1}, col, []byte("\x011"), ok(StatusAutocommit, 0xfe)}, true, true},
-		{"OK, then a result set", [][]byte{ok(StatusMoreResultsExist, 0), {1}, col, eof(StatusMoreResultsExist), []byte("\x01a"), eof(StatusAutocommit)}, false, true},
-		{"three results, the last an error", [][]byte{{1}, col, []byte("\x01a"), ok(StatusMoreResultsExist, 0xfe), ok(StatusMoreResultsExist, 0), errPacket}, true, true},
-		{"an error in the middle of rows", [][]byte{{1}, col, []byte("\x01a"), errPacket}, true, true},
-		{"a cursor", [][]byte{{1}, col, eof(StatusCursorExists)}, false, true},
-		{"LOCAL INFILE", [][]byte{[]byte("\xfbdata.csv")}, true, false},
+		{"OK", [][]byte{ok(StatusAutocommit, 0)}, true, Whole},
+		{"ERR", [][]byte{errPacket}, false, Whole},
+		{"result set", [][]byte{{2}, col, col, eof(0), []byte("\x011\x012"), []byte("\x013\xfb"), eof(StatusAutocommit)}, false, Whole},
+		{"result set, deprecated EOF", [][]byte{{1}, col, []byte("\x011"), ok(StatusAutocommit, 0xfe)}, true, Whole},
+		{"OK, then a result set", [][]byte{ok(StatusMoreResultsExist, 0), {1}, col, eof(StatusMoreResultsExist), []byte("\x01a"), eof(StatusAutocommit)}, false, Whole},
+		{"three results, the last an error", [][]byte{{1}, col, []byte("\x01a"), ok(StatusMoreResultsExist, 0xfe), ok(StatusMoreResultsExist, 0), errPacket}, true, Whole},
+		{"an error in the middle of rows", [][]byte{{1}, col, []byte("\x01a"), errPacket}, true, Whole},
+		{"a cursor", [][]byte{{1}, col, eof(StatusCursorExists)}, false, Whole},
+		{"LOCAL INFILE", [][]byte{[]byte("\xfbdata.csv")}, true, Streamed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			wire := frame(c.packets...)
@@ -36,13 +36,13 @@ func TestResultsBuffered(t *testing.T) {
 				t.Errorf("answer followed by more bytes: %v, want %v", got, c.buffered)
 			}
 			for cut := range len(wire) {
-				if ResultsBuffered(wire[:cut], c.deprecateEOF) {
-					t.Fatalf("buffered after %d of %d bytes", cut, len(wire))
+				if got := ResultsBuffered(wire[:cut], c.deprecateEOF); got == Whole {
+					t.Fatalf("whole after %d of %d bytes", cut, len(wire))
 				}
 			}
 		})
 	}
-	if ResultsBuffered(frame([]byte{1}, col, bytes.Repeat([]byte("x"), MaxPayload), ok(0, 0xfe)), true) {
-		t.Error("an answer with a 16 MiB packet counts as buffered")
+	if got := ResultsBuffered(frame([]byte{1}, col, bytes.Repeat([]byte("x"), MaxPayload), ok(0, 0xfe))[:1000], true); got != Streamed {
+		t.Errorf("an answer with a 16 MiB packet: %v, want Streamed", got)
 	}
 }
