@@ -79,10 +79,12 @@ func (f *framer) next() ([]byte, Buffering) {
 func (f *framer) resultSet(p []byte, deprecateEOF bool) (bool, Buffering) {
 	r := reader{b: p}
 	columns := r.lenenc()
-	if r.bad || columns > uint64(len(f.buf)) {
+	if r.bad {
 		f.bad = true
 		return false, Whole
 	}
+	// Each column is a packet of four bytes or more: a count the buffer
+	// cannot hold ends the walk at Partial, with a full buffer.
 	for range columns {
 		if _, state := f.next(); state != Whole {
 			return false, state

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -45,4 +46,30 @@ func TestResultsBuffered(t *testing.T) {
 	if got := ResultsBuffered(frame([]byte{1}, col, bytes.Repeat([]byte("x"), MaxPayload), ok(0, 0xfe))[:1000], true); got != Streamed {
 		t.Errorf("an answer with a 16 MiB packet: %v, want Streamed", got)
 	}
+}
+
+// FuzzResultsBuffered checks the promise the event loop relies on: an
+// answer ResultsBuffered calls whole is relayed by Results without reading
+// past it (a malformed one fails as malformed, never for want of bytes).
+func FuzzResultsBuffered(f *testing.F) {
+	col := []byte("\x03def\x00\x01t\x01t\x01c\x01c\x0c\x3f\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00")
+	f.Add(frame(ok(StatusAutocommit, 0)), true)
+	f.Add(frame([]byte{2}, col, col, eof(0), []byte("\x011\x012"), eof(StatusAutocommit)), false)
+	f.Add(frame([]byte{1}, col, []byte("\x01a"), ok(StatusMoreResultsExist, 0xfe), ok(0, 0)), true)
+	f.Add(frame([]byte{1}, col, eof(StatusCursorExists)), false)
+	f.Add([]byte{0, 0, 0, 1}, true)
+	f.Fuzz(func(t *testing.T, answer []byte, deprecateEOF bool) {
+		if ResultsBuffered(answer, deprecateEOF) != Whole {
+			return
+		}
+		backend := NewConn(byteStream{r: bytes.NewReader(answer)}, Backend, len(answer)+16)
+		backend.Buffer()
+		backend.seq = 0
+		client := NewConn(byteStream{r: bytes.NewReader(nil)}, Client, 16)
+		client.Buffer()
+		r := &Relay{Backend: backend, Client: client, DeprecateEOF: deprecateEOF}
+		if _, err := r.Results(); err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("a whole answer failed with %v", err)
+		}
+	})
 }
