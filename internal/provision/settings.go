@@ -101,6 +101,8 @@ func nodeSettings(t *topology.Topology, nodeName string) []setting {
 				reason: "cluster transactions carry the same GTID on every Galera node, so an async replica can follow any of them."},
 			setting{name: "wsrep_gtid_domain_id", value: uintString(regionDomain), kind: numberValue,
 				reason: "the cluster's shared domain is its region's: cluster transactions keep their region of origin everywhere they replicate."},
+			setting{name: "wsrep_restart_slave", value: "ON", kind: boolValue,
+				reason: "a node that drops out of the cluster's primary component stops its async replication without an error; it restarts it when it rejoins, instead of leaving the cross-region link silently stopped."},
 		)
 	}
 	s = append(s,
