@@ -32,9 +32,8 @@ type loopSide struct {
 	on bool
 	// handed is how the loop gives the goroutine work (see handoff).
 	handed chan handoff
-	// answer is the answer the loop waits for, when it waits for one (it
-	// points at awaiting).
-	answer   *awaited
+	// awaiting is the answer the loop waits for; its backend is nil when
+	// it waits for none.
 	awaiting awaited
 	req      protocol.Request
 }
@@ -132,17 +131,12 @@ func (s *session) serveHandoff(h handoff) error {
 	case handRequest:
 		return s.dispatch(&s.lp.req)
 	case handAnswer:
-		a := s.lp.answer
-		s.lp.answer = nil
+		a := s.lp.awaiting
+		s.lp.awaiting = awaited{}
 		out, err := s.relayAnswer(a.b, (*protocol.Relay).Results)
 		return s.finish(a.b, &s.lp.req, a.after, out, err)
 	case handRead:
-		req, err := s.client.ReadRequest(s.buf, requestHead)
-		if err != nil {
-			return err
-		}
-		s.buf = req.Payload
-		return s.dispatch(&req)
+		return s.serveNext()
 	}
 	return h.err
 }
@@ -186,14 +180,14 @@ func (s *session) step() {
 	for {
 		if more, err := s.lp.client.Flush(); err != nil || more {
 			switch {
-			case err != nil && s.lp.answer != nil:
+			case err != nil && s.lp.awaiting.b != nil:
 				s.hand(handAnswer, nil) // relaying it meets the error
 			case err != nil:
 				s.hand(handEnd, &protocol.IOError{Side: protocol.Client, Err: err})
 			}
 			return
 		}
-		if a := s.lp.answer; a != nil {
+		if a := s.lp.awaiting; a.b != nil {
 			if more, err := a.b.sock.Flush(); more || err != nil {
 				if err != nil {
 					s.hand(handAnswer, nil) // the relay meets the error
@@ -219,7 +213,7 @@ func (s *session) step() {
 				s.hand(handAnswer, nil)
 				return
 			}
-			s.lp.answer = nil
+			s.lp.awaiting = awaited{}
 			out, err := s.relayAnswer(a.b, (*protocol.Relay).Results)
 			if err := s.finish(a.b, &s.lp.req, a.after, out, err); err != nil {
 				s.hand(handEnd, err)

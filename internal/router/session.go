@@ -172,20 +172,27 @@ func (s *session) run(ctx context.Context) {
 		}
 	}
 	for {
-		req, err := s.client.ReadRequest(s.buf, requestHead)
-		if err != nil {
+		if err := s.serveNext(); err != nil {
 			s.ended("client connection closed", err)
 			return
-		}
-		s.buf = req.Payload
-		if err := s.dispatch(&req); err != nil {
-			s.ended("client connection closed", err)
-			return
-		}
-		if cap(s.buf) > keptBuffer {
-			s.buf = nil
 		}
 	}
+}
+
+// serveNext reads the client's next command and serves it.
+func (s *session) serveNext() error {
+	req, err := s.client.ReadRequest(s.buf, requestHead)
+	if err != nil {
+		return err
+	}
+	s.buf = req.Payload
+	if err := s.dispatch(&req); err != nil {
+		return err
+	}
+	if cap(s.buf) > keptBuffer {
+		s.buf = nil
+	}
+	return nil
 }
 
 // errQuit ends a session at the client's request.
@@ -299,7 +306,6 @@ func (s *session) await(b *backend, req *protocol.Request, payload []byte, a aft
 		return s.finish(b, req, a, protocol.Outcome{}, err)
 	}
 	s.lp.awaiting = awaited{b: b, after: a}
-	s.lp.answer = &s.lp.awaiting
 	return nil
 }
 

@@ -88,6 +88,8 @@ func newLoop() (*Loop, error) {
 	}
 	l := &Loop{epfd: epfd, wakefd: int(wakefd), sockets: map[uint64]*Socket{}, nextID: wakeID + 1}
 	if err := l.ctl(syscall.EPOLL_CTL_ADD, l.wakefd, syscall.EPOLLIN, wakeID); err != nil {
+		syscall.Close(l.wakefd)
+		syscall.Close(epfd)
 		return nil, err
 	}
 	return l, nil
