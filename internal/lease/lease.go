@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meridian-geo/meridian/internal/broadcast"
 )
 
 // DefaultDuration is how long a grant lasts when nothing else is set:
@@ -97,10 +99,8 @@ func (l *Ledger) State() (primary string, granting bool, until time.Time) {
 // for the router's hot path; Changed lets a held write wait for the next
 // renewal without polling.
 type Holder struct {
-	p atomic.Pointer[held]
-
-	mu      sync.Mutex
-	changed chan struct{}
+	p       atomic.Pointer[held]
+	changed broadcast.Next
 }
 
 type held struct {
@@ -111,34 +111,18 @@ type held struct {
 // Renewed records a grant answering a renewal sent at sentAt.
 func (h *Holder) Renewed(sentAt time.Time, g Grant) {
 	h.p.Store(&held{grant: g, until: sentAt.Add(g.ValidFor)})
-	h.signal()
+	h.changed.Fire()
 }
 
 // Lost forgets the lease (the controller refused to renew it).
 func (h *Holder) Lost() {
 	h.p.Store(nil)
-	h.signal()
+	h.changed.Fire()
 }
 
 // Changed is closed at the next Renewed or Lost. Take it before checking
 // Valid, so that a renewal between the check and the wait is not missed.
-func (h *Holder) Changed() <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.changed == nil {
-		h.changed = make(chan struct{})
-	}
-	return h.changed
-}
-
-func (h *Holder) signal() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.changed != nil {
-		close(h.changed)
-		h.changed = nil
-	}
-}
+func (h *Holder) Changed() <-chan struct{} { return h.changed.Chan() }
 
 // Valid returns the primary writes may go to now; ok is false when the
 // lease has run out or none was ever granted.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2/toxics"
+
+	"github.com/meridian-geo/meridian/internal/broadcast"
 )
 
 const linkToxicType = "wan_link"
@@ -22,8 +24,7 @@ type linkState struct {
 	// streams that lived through a partition end then, while the proxy
 	// keeps listening, so clients reconnect at once.
 	cuts   atomic.Int64
-	mu     sync.Mutex
-	healed chan struct{}
+	healed broadcast.Next
 }
 
 // cut starts a partition.
@@ -36,23 +37,11 @@ func (st *linkState) cut() {
 // through it to end.
 func (st *linkState) heal() {
 	st.partitioned.Store(false)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.healed != nil {
-		close(st.healed)
-		st.healed = nil
-	}
+	st.healed.Fire()
 }
 
 // nextHeal is closed at the next heal.
-func (st *linkState) nextHeal() <-chan struct{} {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.healed == nil {
-		st.healed = make(chan struct{})
-	}
-	return st.healed
-}
+func (st *linkState) nextHeal() <-chan struct{} { return st.healed.Chan() }
 
 // toxiproxy builds toxics from JSON, so a toxic finds its link's state
 // through this registry by id.
