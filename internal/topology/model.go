@@ -46,10 +46,13 @@ type Topology struct {
 	Hooks        Hooks         `yaml:"hooks"`
 	Services     []Service     `yaml:"services"`
 
-	// Sections later work fills; kept as raw YAML so files written for a newer
-	// Meridian are not refused by this one.
-	Residency any `yaml:"residency"`
-	Conflicts any `yaml:"conflicts"`
+	// Jurisdictions map countries to the regions that keep their personal
+	// data (the seed's data_jurisdiction table).
+	Jurisdictions []Jurisdiction `yaml:"jurisdictions"`
+	// Tables say how each table may be written when several regions take
+	// writes (owner, home region, last-write-wins, counter, set) and whether
+	// it holds personal data.
+	Tables []TablePolicy `yaml:"tables"`
 }
 
 // Region is a geographic location holding one cluster of its own.

@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,4 +74,35 @@ func describeNode(n *yaml.Node) string {
 	default:
 		return strconv.Quote(n.Value)
 	}
+}
+
+// UnmarshalYAML reads `lww: true` as the rule with its defaults, or a mapping.
+func (r *LWWRule) UnmarshalYAML(n *yaml.Node) error {
+	type plain LWWRule
+	return decodeRuleOrTrue(n, "lww", "topology.LWWRule", (*plain)(r))
+}
+
+// UnmarshalYAML reads `set: true` as the rule with its defaults, or a mapping.
+func (r *SetRule) UnmarshalYAML(n *yaml.Node) error {
+	type plain SetRule
+	return decodeRuleOrTrue(n, "set", "topology.SetRule", (*plain)(r))
+}
+
+// decodeRuleOrTrue decodes a rule written either as `key: true` (the rule's
+// defaults) or as a mapping of its settings into into. A node decodes without
+// its decoder's strictness, so unknown keys are refused here, in the
+// decoder's own words (goType names the rule as the decoder would).
+func decodeRuleOrTrue(n *yaml.Node, key, goType string, into any) error {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !slices.Contains(knownKeys[goType], k.Value) {
+				return valueError(k, fmt.Sprintf("field %s not found in type %s", k.Value, goType))
+			}
+		}
+		return n.Decode(into)
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" && n.Value == "true":
+		return nil
+	}
+	return valueError(n, fmt.Sprintf("want true or a mapping of %s settings, got %s (leave %s out to turn it off)", key, describeNode(n), key))
 }

@@ -83,6 +83,8 @@ func (v *validator) validate(t *Topology) {
 	v.replication(t)
 	v.services(t)
 	v.hooks(t)
+	v.jurisdictions(t)
+	v.tables(t)
 }
 
 // name checks a required name's form and, when seen is given, that it is not
