@@ -65,7 +65,18 @@ func write(t *testing.T, db *sql.DB, table string, id int) gtid.GTID {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO meridian_test.%s (id, note) VALUES (?, 'hello')", table), id); err != nil {
+	// On a Galera node a replicated DDL (the other regions' CREATE TABLE,
+	// applied in total order) may abort the insert with a deadlock error:
+	// Galera's answer that the client should try again, as any client would.
+	insert := fmt.Sprintf("INSERT INTO meridian_test.%s (id, note) VALUES (?, 'hello')", table)
+	for attempt := 1; ; attempt++ {
+		_, err = conn.ExecContext(ctx, insert, id)
+		var me *mysql.MySQLError
+		if err == nil || !errors.As(err, &me) || me.Number != 1213 || attempt == 5 {
+			break
+		}
+	}
+	if err != nil {
 		t.Fatalf("insert into %s: %v", table, err)
 	}
 	var last string
