@@ -98,7 +98,7 @@ func TestDecoding(t *testing.T) {
 			`t.yaml:10: clusters[0].nodes[0].serverid: unknown field "serverid" (did you mean "server_id"?)`,
 			`t.yaml:11: clusters[0].nodes[0].password: unknown field "password": secrets never go in the topology; put them in the file named by credentials.file or in MERIDIAN_* environment variables`,
 			`t.yaml:12: credentials.password: unknown field "password": secrets never go in the topology; put them in the file named by credentials.file or in MERIDIAN_* environment variables`,
-			`t.yaml:13: colour: unknown field "colour" (known: name, architecture, regions, clusters, links, roles, schedule, replication, credentials, hooks, services, jurisdictions, tables)`,
+			`t.yaml:13: colour: unknown field "colour" (known: name, architecture, regions, clusters, links, roles, schedule, replication, credentials, hooks, services, jurisdictions, tables, users)`,
 		},
 	}, {
 		name:     "duplicate key",

@@ -53,6 +53,9 @@ type Topology struct {
 	// writes (owner, home region, last-write-wins, counter, set) and whether
 	// it holds personal data.
 	Tables []TablePolicy `yaml:"tables"`
+	// Users names the application's users table, which the users directory
+	// (meridian.users_metadata) and erasure follow.
+	Users *UsersTable `yaml:"users"`
 }
 
 // Region is a geographic location holding one cluster of its own.
@@ -62,6 +65,11 @@ type Region struct {
 	// GTIDDomainID is the gtid_domain_id of every transaction written in this
 	// region, so each transaction keeps its origin everywhere it replicates.
 	GTIDDomainID uint32 `yaml:"gtid_domain_id"`
+	// Backups is the directory where `meridian backup` keeps this region's
+	// backups and its erasure suppression list: a path on the hosts of the
+	// region (relative to the topology file's directory), never shared with
+	// another region.
+	Backups string `yaml:"backups"`
 }
 
 // Cluster is a group of nodes that replicate among themselves inside a region
@@ -88,6 +96,12 @@ type Node struct {
 	// GTIDDomainID is a Galera node's own domain for local non-Galera events;
 	// generated when zero. Ignored outside Galera, where the region's domain is used.
 	GTIDDomainID uint32 `yaml:"gtid_domain_id"`
+	// Relay is host:port of the residency relay in front of this node
+	// (`meridian relay --node NAME`, run in the node's region): replicas in
+	// other regions read the node's binary log only through it, and it
+	// drops the row events of personal tables. Required on real servers
+	// when the topology declares personal tables; a sandbox runs its own.
+	Relay string `yaml:"relay"`
 }
 
 // Link declares the round-trip time between two regions.

@@ -48,6 +48,10 @@ type TablePolicy struct {
 	// Personal marks tables holding personal data: a row stays in the region
 	// its jurisdiction names (Home says which) and never crosses a link.
 	Personal bool `yaml:"personal"`
+	// User is the column holding the id of the user a row belongs to:
+	// erasure deletes a user's rows by it. Defaults to home.column when
+	// home.lookup is user.
+	User string `yaml:"user"`
 }
 
 // HomeRule says how a row's home region is read from the row: Column holds

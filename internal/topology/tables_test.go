@@ -65,3 +65,44 @@ func TestHomeRegion(t *testing.T) {
 		t.Errorf("rank of an unknown region = %d, want -1", r)
 	}
 }
+
+func TestResidencyQueries(t *testing.T) {
+	topo := &Topology{
+		Source:  "/etc/meridian/estate.yaml",
+		Regions: []Region{{Name: "eu", Backups: "backups/eu"}, {Name: "us", Backups: "/srv/backups/us"}, {Name: "apac"}},
+		Tables: []TablePolicy{
+			{Match: "shop.users", Home: &HomeRule{Column: "country", Lookup: LookupCountry}, Personal: true},
+			{Match: "shop.orders", Home: &HomeRule{Column: "customer_id", Lookup: LookupUser}, Personal: true},
+			{Match: "shop.notes", Owner: "eu", Personal: true, User: "author"},
+			{Match: "shop.*"},
+		},
+		Users: &UsersTable{Table: "shop.users", ID: "id", Email: "email", Country: "country"},
+	}
+	if !topo.HasPersonalData() {
+		t.Error("HasPersonalData = false with personal tables")
+	}
+	for _, c := range []struct {
+		table    string
+		personal bool
+	}{{"users", true}, {"ORDERS", true}, {"products", false}, {"notes", true}} {
+		if got := topo.IsPersonal("shop", c.table); got != c.personal {
+			t.Errorf("IsPersonal(shop.%s) = %v, want %v", c.table, got, c.personal)
+		}
+	}
+	for i, want := range []string{"", "customer_id", "author", ""} {
+		if got := topo.Tables[i].UserColumn(); got != want {
+			t.Errorf("UserColumn of %s = %q, want %q", topo.Tables[i].Match, got, want)
+		}
+	}
+	if !topo.IsUsersTable("Shop", "USERS") || topo.IsUsersTable("shop", "orders") {
+		t.Error("IsUsersTable does not recognise shop.users alone")
+	}
+	for region, want := range map[string]string{"eu": "/etc/meridian/backups/eu", "us": "/srv/backups/us", "apac": "", "mars": ""} {
+		if got := topo.BackupDir(region); got != want {
+			t.Errorf("BackupDir(%s) = %q, want %q", region, got, want)
+		}
+	}
+	if (&Topology{}).HasPersonalData() {
+		t.Error("HasPersonalData = true without tables")
+	}
+}

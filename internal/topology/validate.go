@@ -85,6 +85,7 @@ func (v *validator) validate(t *Topology) {
 	v.hooks(t)
 	v.jurisdictions(t)
 	v.tables(t)
+	v.residency(t)
 }
 
 // name checks a required name's form and, when seen is given, that it is not

@@ -634,6 +634,71 @@ func TestValidation(t *testing.T) {
 			`t.yaml:7: tables[0]: counter is ignored by hub-and-spoke: only one region takes writes at a time`,
 		},
 	}, {
+		name: "residency: the users table, a user column in every personal table, backups apart",
+		yaml: doc(
+			"name: t",
+			"architecture: active-active",
+			"regions: [{name: eu, gtid_domain_id: 1, backups: /b/eu}, {name: us, gtid_domain_id: 2, backups: /b/eu/}]",
+			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}, {name: b, kind: single, region: us, nodes: [{name: n2}]}]",
+			"links: [{between: [eu, us], rtt: 80ms}]",
+			"jurisdictions: [{country: FR, region: eu}]",
+			"tables:",
+			"  - {match: shop.users, home: {column: country, lookup: country}, personal: true}",
+			"  - {match: shop.orders, home: {column: customer_id, lookup: user}, personal: true}",
+			"  - {match: shop.addresses, home: {column: country, lookup: country}, personal: true}",
+			"  - {match: shop.notes, owner: eu, personal: true, user: 'a b'}",
+			"  - {match: shop.products}",
+			"users: {table: shop.products, id: id, email: 'e-mail'}"),
+		problems: []string{
+			`t.yaml:3: regions[1].backups: backup directory "/b/eu/" is already region eu's (line 3): a region's backups hold its personal data and live apart`,
+			`t.yaml:8: tables[0].personal: erasure cannot find a user's rows in shop.users: set user to the column holding the user id (or home: {column: ..., lookup: user})`,
+			`t.yaml:10: tables[2].personal: erasure cannot find a user's rows in shop.addresses: set user to the column holding the user id (or home: {column: ..., lookup: user})`,
+			`t.yaml:11: tables[3].user: invalid column name "a b": letters, digits, _ and $, at most 64 characters`,
+			`t.yaml:13: users.table: shop.products holds personal data (emails, countries): add a tables entry matching it with personal: true`,
+			`t.yaml:13: users.email: invalid column name "e-mail": letters, digits, _ and $, at most 64 characters`,
+			`t.yaml:13: users.country: required: the column holding the user's country code, e.g. country`,
+		},
+	}, {
+		name: "residency: users need jurisdictions and a plain table name",
+		yaml: doc(
+			"name: t",
+			"architecture: active-active",
+			"regions: [{name: eu, gtid_domain_id: 1}]",
+			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1}]}]",
+			"tables: [{match: 'shop.*', owner: eu, personal: true}]",
+			"users: {table: 'shop.*', id: id, email: email, country: country}"),
+		problems: []string{
+			`t.yaml:6: users.table: invalid table "shop.*": want "schema.table" without wildcards, e.g. shop.users`,
+			`t.yaml:6: users: the users directory maps each user's country to a region through jurisdictions, and the file declares none`,
+		},
+	}, {
+		name: "residency: real servers with personal data need a relay per node",
+		yaml: doc(
+			"name: t",
+			"architecture: active-passive",
+			"regions: [{name: eu, gtid_domain_id: 1}, {name: us, gtid_domain_id: 2}]",
+			"clusters:",
+			"  - {name: a, kind: primary-replica, region: eu, nodes: [{name: n1, address: 'db1:3306', relay: 'db1:3307'}, {name: n2, address: 'db2:3306'}]}",
+			"  - {name: b, kind: single, region: us, nodes: [{name: n3, address: 'db3:3306', relay: 'db1:3307'}]}",
+			"links: [{between: [eu, us], rtt: 80ms}]",
+			"roles: {primary: eu, dr: us}",
+			"tables: [{match: 'crm.*', owner: eu, personal: true}]"),
+		problems: []string{
+			`t.yaml:5: clusters[0].nodes[1].relay: required: this estate declares personal tables, so replicas in other regions must read node n2's binary log through a Meridian relay in its region (meridian relay --node n2) that drops personal rows; give the relay's host:port`,
+			`t.yaml:6: clusters[1].nodes[0].relay: address "db1:3307" is already node n1's relay`,
+		},
+		warnings: []string{`t.yaml:9: tables[0]: owner is ignored by active-passive: only one region takes writes at a time`},
+	}, {
+		name: "residency: a sandbox runs its own relays",
+		yaml: doc(
+			"name: t",
+			"architecture: active-active",
+			"regions: [{name: eu, gtid_domain_id: 1}]",
+			"clusters: [{name: a, kind: single, region: eu, nodes: [{name: n1, relay: 'x:1'}]}]"),
+		problems: []string{
+			`t.yaml:4: clusters[0].nodes[0].relay: a relay address is for real servers (with addresses); a sandbox runs its own relays`,
+		},
+	}, {
 		name: "hooks: argv command, webhook without secrets, positive timeout",
 		yaml: doc(
 			"name: t",
