@@ -28,9 +28,13 @@ import (
 type CausalMode string
 
 const (
+	// CausalDefault is the mode a service gets when none is chosen:
+	// CausalLocal, so that a session reads its own writes.
+	CausalDefault CausalMode = ""
 	// CausalOff reads whatever the replica has.
-	CausalOff CausalMode = ""
-	// CausalLocal makes a read see the session's own writes.
+	CausalOff CausalMode = "none"
+	// CausalLocal makes a read see the session's own writes. It costs
+	// nothing to a session that wrote nothing.
 	CausalLocal CausalMode = "local"
 	// CausalGlobal makes a read see every write any session of the service
 	// committed before it, per GTID domain.
@@ -45,18 +49,18 @@ const (
 // Meridian spans.
 const defaultCausalTimeout = 500 * time.Millisecond
 
-// causalOption reads the causal_reads option: false, true (local), local
-// or global.
+// causalOption reads the causal_reads option: none (or false), local (or
+// true), global.
 func causalOption(v any) (CausalMode, error) {
 	switch v := v.(type) {
 	case string:
-		if m := CausalMode(v); m == CausalLocal || m == CausalGlobal {
+		if m := CausalMode(v); m == CausalLocal || m == CausalGlobal || m == CausalOff {
 			return m, nil
 		}
 	}
 	on, err := boolOption(v)
 	if err != nil {
-		return CausalOff, fmt.Errorf("%v is not false, true (local), local or global", v)
+		return CausalOff, fmt.Errorf("%v is not none (false), local (true) or global", v)
 	}
 	if on {
 		return CausalLocal, nil
@@ -138,6 +142,9 @@ func (s *session) causalRead(v View, b *backend) (*backend, error) {
 	want := s.mustSee()
 	if b.reached.Contains(want) || b.inTx {
 		return b, nil
+	}
+	if s.looping() {
+		return nil, errWouldBlock
 	}
 	reached, err := s.waitFor(b, want)
 	switch {

@@ -38,8 +38,8 @@ func TestCausalReads(t *testing.T) {
 	f.waitReplicated(t, "eu-2", "us-1")
 	c := &causalRun{f: f, view: us}
 
-	t.Run("ReadYourWrites", func(t *testing.T) {
-		svc := c.start(t, router.ServiceConfig{Name: "us-causal", CausalReads: router.CausalLocal})
+	t.Run("ReadYourWritesByDefault", func(t *testing.T) {
+		svc := c.start(t, router.ServiceConfig{Name: "us-default"})
 		const pairs = 1000
 		started := time.Now()
 		done, misses := c.run(t, svc, pairs, 16, false, false)
@@ -54,7 +54,7 @@ func TestCausalReads(t *testing.T) {
 		}
 	})
 	t.Run("OffMisses", func(t *testing.T) {
-		svc := c.start(t, router.ServiceConfig{Name: "us-plain"})
+		svc := c.start(t, router.ServiceConfig{Name: "us-plain", CausalReads: router.CausalOff})
 		done, misses := c.run(t, svc, 320, 16, false, true)
 		t.Logf("first miss after %d pairs", done)
 		if misses == 0 {

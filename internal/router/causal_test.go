@@ -72,8 +72,9 @@ func TestCausalReadsOptions(t *testing.T) {
 		mode    CausalMode
 		timeout time.Duration
 	}{
-		{map[string]any{}, CausalOff, defaultCausalTimeout},
+		{map[string]any{}, CausalDefault, defaultCausalTimeout},
 		{map[string]any{"causal_reads": false}, CausalOff, defaultCausalTimeout},
+		{map[string]any{"causal_reads": "none"}, CausalOff, defaultCausalTimeout},
 		{map[string]any{"causal_reads": true}, CausalLocal, defaultCausalTimeout},
 		{map[string]any{"causal_reads": "local", "causal_reads_timeout": "2s"}, CausalLocal, 2 * time.Second},
 		{map[string]any{"causal_reads": "global", "causal_reads_timeout": 0.25}, CausalGlobal, 250 * time.Millisecond},
@@ -91,7 +92,7 @@ func TestCausalReadsOptions(t *testing.T) {
 		options map[string]any
 		want    string
 	}{
-		{map[string]any{"causal_reads": "universal"}, "service s: option causal_reads: universal is not false, true (local), local or global"},
+		{map[string]any{"causal_reads": "universal"}, "service s: option causal_reads: universal is not none (false), local (true) or global"},
 		{map[string]any{"causal_reads": "local", "causal_reads_timeout": "-1s"}, "service s: causal_reads_timeout -1s is negative"},
 		{map[string]any{"causal_reads_timeout": "soon"}, "service s: option causal_reads_timeout: soon is not a duration"},
 	} {
@@ -101,7 +102,7 @@ func TestCausalReadsOptions(t *testing.T) {
 		}
 	}
 	if err := (ServiceConfig{Name: "s", Region: "eu", Kind: ReadWriteSplit, CausalReads: "eventual"}).validate(); err == nil ||
-		err.Error() != `service s: causal_reads "eventual" is not local or global` {
+		err.Error() != `service s: causal_reads "eventual" is not none, local or global` {
 		t.Errorf("validate an unknown mode: %v", err)
 	}
 }

@@ -70,7 +70,8 @@ type ServiceConfig struct {
 	// eligible; nil means true.
 	MasterAcceptReads *bool
 	// CausalReads makes a replica read see earlier writes: the session's
-	// own (CausalLocal) or every session's (CausalGlobal). Backends then
+	// own (CausalLocal, the default) or every session's (CausalGlobal);
+	// CausalOff reads whatever the replica has. Backends then
 	// track the GTID of each write (CLIENT_SESSION_TRACK, last_gtid in
 	// session_track_system_variables), and a read waits on its replica
 	// for them (MASTER_GTID_WAIT), or goes to the primary.
@@ -123,9 +124,9 @@ var kindOptions = map[string][]string{
 // ConfigFromTopology reads a service declared in a topology file. Options
 // by kind:
 //   - readwritesplit: max_replication_lag (a duration such as "2s", or
-//     seconds), master_accept_reads (default true), causal_reads: false
-//     (the default), true or local (a read sees the session's own writes),
-//     global (a read sees every write the service saw committed before it,
+//     seconds), master_accept_reads (default true), causal_reads: none
+//     (or false: a read sees what its replica has), local (or true, the
+//     default: a read sees the session's own writes), global (a read sees every write the service saw committed before it,
 //     in every GTID domain), and causal_reads_timeout (how long a replica
 //     may take to catch up before the read goes to the primary; default
 //     0.5s), write_hold (how long a write waits for the router's write
@@ -210,8 +211,8 @@ func (c ServiceConfig) validate() error {
 		return fmt.Errorf("service %s: no region", c.Name)
 	case c.MaxReplicationLag < 0:
 		return fmt.Errorf("service %s: max_replication_lag %s is negative", c.Name, c.MaxReplicationLag)
-	case c.CausalReads != CausalOff && c.CausalReads != CausalLocal && c.CausalReads != CausalGlobal:
-		return fmt.Errorf("service %s: causal_reads %q is not %s or %s", c.Name, c.CausalReads, CausalLocal, CausalGlobal)
+	case !slices.Contains([]CausalMode{CausalDefault, CausalOff, CausalLocal, CausalGlobal}, c.CausalReads):
+		return fmt.Errorf("service %s: causal_reads %q is not %s, %s or %s", c.Name, c.CausalReads, CausalOff, CausalLocal, CausalGlobal)
 	case c.WriteHold != nil && *c.WriteHold < 0:
 		return fmt.Errorf("service %s: write_hold %s is negative", c.Name, *c.WriteHold)
 	case c.CausalReadsTimeout < 0:

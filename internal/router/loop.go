@@ -66,12 +66,14 @@ const (
 )
 
 // loopEligible reports whether the session can run on an event loop: a
-// readwritesplit session over plain TCP on both sides without causal
-// reads, whose every wait is on a socket the loop watches.
+// readwritesplit session over plain TCP on both sides, whose every wait is
+// on a socket the loop watches. A causal read that must wait for its
+// replica is handed to the goroutine; one that need not (the session
+// wrote nothing, or its replica already caught up) stays on the loop.
 func (s *session) loopEligible() bool {
 	_, tcp := s.nc.(*net.TCPConn)
 	return tcp && s.client.NetConn() == s.nc && s.svc.binding == nil && s.svc.diff == nil &&
-		s.svc.backendTLS == nil && s.svc.cfg.CausalReads == CausalOff
+		s.svc.backendTLS == nil
 }
 
 // looping reports whether the session runs on the loop's side now.

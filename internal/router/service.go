@@ -109,6 +109,9 @@ func NewService(cfg ServiceConfig, view ViewSource, accounts AccountSource) (*Se
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.CausalReads == CausalDefault {
+		cfg.CausalReads = CausalLocal
+	}
 	s := &Service{
 		cfg:  cfg,
 		view: view,
