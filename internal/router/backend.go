@@ -42,8 +42,14 @@ type backend struct {
 	// reached is what this connection's server is known to have applied
 	// (causal reads waited for it), so that a read needs no wait again.
 	reached gtid.Position
-	closed  bool
+	// usedIn is the client command (session.commands) during which the
+	// router last sent this connection something.
+	usedIn uint64
+	closed bool
 }
+
+// use notes that the client's current command uses the connection.
+func (b *backend) use() { b.usedIn = b.owner.commands }
 
 // backendStmt is a statement as prepared on one backend.
 type backendStmt struct {

@@ -36,6 +36,8 @@ type loopSide struct {
 	// it waits for none.
 	awaiting awaited
 	req      protocol.Request
+	// ended is the backend connection the server ended (ended.go).
+	ended *backend
 }
 
 // awaited is a forwarded command whose answer has not arrived: where it
@@ -61,6 +63,8 @@ const (
 	// handRead: read and serve the next request (it is too large for the
 	// client buffer, or the client connection ended).
 	handRead
+	// handEnded: the server ended lp.ended (ended.go).
+	handEnded
 	// handEnd: the session ends with err.
 	handEnd
 )
@@ -139,6 +143,10 @@ func (s *session) serveHandoff(h handoff) error {
 		return s.finish(a.b, &s.lp.req, a.after, out, err)
 	case handRead:
 		return s.serveNext()
+	case handEnded:
+		b := s.lp.ended
+		s.lp.ended = nil
+		return s.serverEnded(b)
 	}
 	return h.err
 }
@@ -223,6 +231,11 @@ func (s *session) step() {
 			}
 			continue
 		}
+		if b := s.endedBackend(); b != nil {
+			s.lp.ended = b
+			s.hand(handEnded, nil)
+			return
+		}
 		if _, err := fill(s.client, s.lp.client); !s.client.PacketBuffered() {
 			if s.client.BufferFull() || (err != nil && !errors.Is(err, netloop.ErrWouldBlock)) {
 				s.hand(handRead, nil)
@@ -235,6 +248,7 @@ func (s *session) step() {
 			return
 		}
 		s.buf = req.Payload
+		s.commands++
 		s.lp.req = req
 		switch err := s.dispatchOnLoop(&s.lp.req); {
 		case errors.Is(err, errWouldBlock):

@@ -87,6 +87,10 @@ type session struct {
 	// lp is the session's part in an event loop (loop.go), nil while its
 	// goroutine alone serves it.
 	lp *loopSide
+	// commands counts the client's commands; a backend notes the count
+	// when it is used (backend.usedIn), which tells whether it served the
+	// client's latest command.
+	commands uint64
 
 	// mu guards netConns, the session's open backend sockets (and, on an
 	// event loop, its client socket), which Service.Close cuts from
@@ -186,6 +190,12 @@ func (s *session) serveNext() error {
 		return err
 	}
 	s.buf = req.Payload
+	if s.lp == nil {
+		if err := s.checkBackends(); err != nil {
+			return err
+		}
+	}
+	s.commands++
 	if err := s.dispatch(&req); err != nil {
 		return err
 	}
@@ -442,6 +452,7 @@ func (s *session) relayTo(b *backend, req *protocol.Request, payload []byte, ans
 func (s *session) forward(b *backend, req *protocol.Request, payload []byte) error {
 	b.stats.queries.Add(1)
 	b.stats.outstanding.Add(1)
+	b.use()
 	s.relayMark = s.client.Mark()
 	if err := req.Forward(b.conn, payload); err != nil {
 		b.stats.outstanding.Add(-1)
@@ -472,6 +483,7 @@ func (s *session) exec(b *backend, payload []byte) (protocol.Outcome, error) {
 		return protocol.Outcome{}, errWouldBlock
 	}
 	b.conn.ResetSeq()
+	b.use()
 	if err := b.conn.WritePacket(payload); err != nil {
 		return protocol.Outcome{}, err
 	}

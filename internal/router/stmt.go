@@ -234,6 +234,7 @@ func (s *session) prepareOn(b *backend, st *stmt) (backendStmt, error) {
 		return backendStmt{}, errWouldBlock
 	}
 	b.conn.ResetSeq()
+	b.use()
 	payload := append([]byte{protocol.ComStmtPrepare}, st.sql...)
 	if err := b.conn.WritePacket(payload); err != nil {
 		s.drop(b)
@@ -283,6 +284,7 @@ func (s *session) sendLongData(req *protocol.Request) error {
 	}
 	binary.LittleEndian.PutUint32(req.Payload[stmtIDOffset:], bs.id)
 	b.stats.queries.Add(1)
+	b.use()
 	if err := req.Forward(b.conn, req.Payload); err != nil {
 		if side, _ := protocol.SideOf(err); side == protocol.Client {
 			return err
@@ -310,6 +312,7 @@ func (s *session) closeStmt(req *protocol.Request) error {
 		}
 		delete(b.stmts, st.id)
 		b.conn.ResetSeq()
+		b.use()
 		cmd := binary.LittleEndian.AppendUint32([]byte{protocol.ComStmtClose}, bs.id)
 		if err := b.conn.WritePacket(cmd); err == nil {
 			err = b.conn.Flush()

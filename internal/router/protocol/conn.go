@@ -234,6 +234,22 @@ func (c *Conn) write(p []byte) error {
 	return c.fail(err)
 }
 
+// PeerSpoke reports, without waiting, whether the peer sent something
+// not yet read or closed the connection, between two exchanges. It can
+// tell only on a plain TCP connection not adopted by an event loop (the
+// loop sees it by itself); anywhere else it reports false.
+func (c *Conn) PeerSpoke() bool {
+	if c.br != nil && c.br.Buffered() > 0 {
+		return true
+	}
+	s, ok := c.sock.(*socket)
+	return ok && s.spoke()
+}
+
+// WriteRaw buffers bytes that are already framed as packets (passed on
+// verbatim, sequence ids included).
+func (c *Conn) WriteRaw(p []byte) error { return c.write(p) }
+
 // ReadPacket reads one logical packet (all its continuation packets) into
 // buf[:0]; a payload over limit bytes is refused as malformed.
 func (c *Conn) ReadPacket(buf []byte, limit int) ([]byte, error) {

@@ -113,6 +113,20 @@ func (s *socket) write(fd uintptr) bool {
 	return true
 }
 
+// spoke reports, without waiting or consuming anything, whether the peer
+// sent bytes or closed the connection.
+func (s *socket) spoke() bool {
+	spoke := false
+	s.rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		spoke = errno != syscall.EAGAIN && (errno != 0 || n >= 0)
+		return true
+	})
+	return spoke
+}
+
 // opError is the error net.Conn would have returned.
 func (s *socket) opError(op string, errno syscall.Errno) error {
 	return &net.OpError{Op: op, Net: "tcp", Source: s.nc.LocalAddr(), Addr: s.nc.RemoteAddr(), Err: os.NewSyscallError(op, errno)}

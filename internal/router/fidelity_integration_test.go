@@ -1,0 +1,111 @@
+package router_test
+
+import (
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// TestFidelity checks, with real drivers against the router and directly
+// against its primary, that a client sees what MariaDB itself would show
+// it: each subtest is one fidelity bug the router had.
+func TestFidelity(t *testing.T) {
+	f := startFixture(t)
+	t.Run("StaleConnection", func(t *testing.T) { testStaleConnection(t, f) })
+	t.Run("IdleBackendKilled", func(t *testing.T) { testIdleBackendKilled(t, f) })
+}
+
+// directConfig is appConfig pointed at the primary eu-1 itself.
+func (f *fixture) directConfig(t *testing.T) *mysql.Config {
+	info, err := f.sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := info.Node("eu-1")
+	cfg := f.appConfig()
+	cfg.Addr = fmt.Sprintf("%s:%d", n.Host, n.Port)
+	return cfg
+}
+
+// bothWays runs check against the primary directly and through the
+// router, each with a pool of one connection.
+func (f *fixture) bothWays(t *testing.T, check func(t *testing.T, db *sql.DB)) {
+	for _, side := range []struct {
+		name string
+		cfg  *mysql.Config
+	}{{"Direct", f.directConfig(t)}, {"Router", f.appConfig()}} {
+		t.Run(side.name, func(t *testing.T) {
+			db := openDB(t, side.cfg)
+			db.SetMaxOpenConns(1)
+			db.SetMaxIdleConns(1)
+			check(t, db)
+		})
+	}
+}
+
+// testStaleConnection: a session sets wait_timeout = 2, idles 3 s and
+// begins a transaction. MariaDB closes the idle connection and the driver
+// opens a new one, where neither the user variable nor wait_timeout
+// survive; the router must close the client's connection the same way.
+func testStaleConnection(t *testing.T, f *fixture) {
+	f.bothWays(t, func(t *testing.T, db *sql.DB) {
+		for _, stmt := range []string{"SET @carried = 'old session'", "SET SESSION wait_timeout = 2"} {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		time.Sleep(3500 * time.Millisecond)
+		tx, err := db.Begin()
+		if err != nil {
+			t.Fatalf("BEGIN after the server ended the idle session: %v", err)
+		}
+		var carried sql.NullString
+		var timeout int
+		if err := tx.QueryRow("SELECT @carried, @@session.wait_timeout").Scan(&carried, &timeout); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if carried.Valid || timeout == 2 {
+			t.Errorf("the new session has the discarded state: @carried = %q, wait_timeout = %d", carried.String, timeout)
+		}
+	})
+}
+
+// testIdleBackendKilled: the server ends a backend connection the
+// session did not use for its latest command (its replica, while it
+// writes). A direct connection would still be alive, so the router keeps
+// the client's and replays the session's state on a new backend.
+func testIdleBackendKilled(t *testing.T, f *fixture) {
+	db := f.appDB(t)
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("SET @kept = 'replayed'"); err != nil {
+		t.Fatal(err)
+	}
+	if got := who(t, db, whoami); got != "eu-2" {
+		t.Fatalf("a plain read ran on %s, want eu-2", got)
+	}
+	var readOnly int
+	if err := db.QueryRow("SELECT @@global.read_only").Scan(&readOnly); err != nil { // on the primary: the replica idles
+		t.Fatal(err)
+	}
+	var id int64
+	if err := f.admin["eu-2"].QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID DESC LIMIT 1", f.app.User).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin["eu-2"].Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	var node, kept string
+	if err := db.QueryRow("SELECT node, @kept FROM meridian_test.whoami").Scan(&node, &kept); err != nil {
+		t.Fatalf("a read after the idle replica connection was killed: %v", err)
+	}
+	if node != "eu-2" || kept != "replayed" {
+		t.Errorf("read on %s with @kept = %q, want eu-2 and the replayed value", node, kept)
+	}
+}
