@@ -24,6 +24,11 @@ type Account struct {
 	// Stage2 is the stored SHA1(SHA1(password)); nil when the account has
 	// no password.
 	Stage2 []byte
+	// Relayed says the router cannot check the login itself: the account
+	// uses another plugin than mysql_native_password (ed25519, say), or
+	// several (IDENTIFIED VIA ... OR ...), or its password has expired. Its
+	// login is relayed to the primary (login.go).
+	Relayed bool
 }
 
 // AccountSource finds the accounts clients log in with. The router
@@ -111,27 +116,30 @@ func (a *AdminAccounts) load(ctx context.Context, user string) ([]Account, error
 	var out []Account
 	err := a.query(ctx, func(c *node.Client) error {
 		out = out[:0]
-		rows, err := c.DB().QueryContext(ctx,
-			"SELECT Host, plugin, authentication_string, Password FROM mysql.user WHERE User = ?", user)
+		// mysql.global_priv holds every method of an account (auth_or)
+		// and its password's expiry (password_last_changed 0).
+		rows, err := c.DB().QueryContext(ctx, `SELECT Host,
+			COALESCE(JSON_VALUE(Priv, '$.plugin'), ''), COALESCE(JSON_VALUE(Priv, '$.authentication_string'), ''),
+			JSON_EXISTS(Priv, '$.auth_or'), COALESCE(JSON_VALUE(Priv, '$.password_last_changed') = 0, 0)
+			FROM mysql.global_priv WHERE User = ?`, user)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var host, plugin, authString, password string
-			if err := rows.Scan(&host, &plugin, &authString, &password); err != nil {
+			var host, plugin, authString string
+			var several, expired bool
+			if err := rows.Scan(&host, &plugin, &authString, &several, &expired); err != nil {
 				return err
 			}
-			acct := Account{User: user, Host: host, Plugin: plugin}
-			stored := authString
+			acct := Account{User: user, Host: host, Plugin: plugin, Relayed: several || expired}
 			if plugin == "" || plugin == protocol.NativePassword {
 				acct.Plugin = protocol.NativePassword
-				if stored == "" {
-					stored = password
-				}
-				if acct.Stage2, err = protocol.ParseStoredHash(stored); err != nil {
+				if acct.Stage2, err = protocol.ParseStoredHash(authString); err != nil {
 					return fmt.Errorf("account '%s'@'%s': %w", user, host, err)
 				}
+			} else {
+				acct.Relayed = true
 			}
 			out = append(out, acct)
 		}

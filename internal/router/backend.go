@@ -129,7 +129,7 @@ func errTxLost(role string) error {
 // statements of a read-only transaction) goes where that one ran.
 func (s *session) backendFor(d classify.Decision) (*backend, error) {
 	v := s.svc.view.View()
-	if s.svc.binding != nil {
+	if s.binding != nil {
 		return s.boundBackend(v)
 	}
 	if d.Class.SameBackend && s.last != nil && !s.last.closed {
@@ -296,7 +296,7 @@ func (s *session) readBackend(v View) (*backend, error) {
 // answering is the backend a session command runs on first: one already
 // open (the primary preferred), else the primary.
 func (s *session) answering(v View) (*backend, error) {
-	if s.svc.binding != nil {
+	if s.binding != nil {
 		return s.boundBackend(v)
 	}
 	if b := s.primary; b != nil && b.node == v.Primary && current(v, b.node, b.addr) {
@@ -317,6 +317,12 @@ func quoteName(name string) string {
 // brings it to the session's state: options, then the session commands
 // the classifier recorded.
 func (s *session) connect(name string, n NodeView) (*backend, error) {
+	return s.dial(name, n, nil)
+}
+
+// dial is connect; relay, when set, answers the server's authentication
+// (a relayed login, login.go).
+func (s *session) dial(name string, n NodeView, relay func([]byte) ([]byte, error)) (*backend, error) {
 	if n.Fenced {
 		return nil, fmt.Errorf("node %s is fenced", name)
 	}
@@ -333,13 +339,13 @@ func (s *session) connect(name string, n NodeView) (*backend, error) {
 		return nil, net.ErrClosed
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
-	login := protocol.Login{User: s.user, Password: s.password, DB: s.db, Caps: s.backendCaps(),
-		Charset: s.charset, MaxPacket: s.maxPacket, Attrs: s.attrs, ReadBuffer: backendReadBuffer}
+	login := protocol.Login{User: s.user, Password: s.password, DB: s.db, Caps: s.backendCaps(), ExtCaps: s.extCaps,
+		Charset: s.charset, MaxPacket: s.maxPacket, Attrs: s.attrs, ReadBuffer: backendReadBuffer, Relay: relay}
 	if t := s.svc.backendTLS; t != nil {
 		login.TLS = t.Clone()
 		login.TLS.ServerName, _, _ = net.SplitHostPort(n.Addr)
 	}
-	conn, _, caps, err := protocol.Connect(nc, login)
+	conn, g, caps, err := protocol.Connect(nc, login)
 	if err != nil {
 		nc.Close()
 		s.track(nc, false)
@@ -355,6 +361,10 @@ func (s *session) connect(name string, n NodeView) (*backend, error) {
 	if caps&protocol.ClientDeprecateEOF != s.caps&protocol.ClientDeprecateEOF {
 		b.quit()
 		return nil, fmt.Errorf("node %s does not support CLIENT_DEPRECATE_EOF", name)
+	}
+	if ext := protocol.ExtCapsOf(g, caps) & s.extCaps; ext != s.extCaps {
+		b.quit()
+		return nil, fmt.Errorf("node %s lacks MariaDB capabilities %#x the client uses", name, s.extCaps&^ext)
 	}
 	if err := s.restore(b); err != nil {
 		b.quit()

@@ -120,7 +120,7 @@ var errNoServer = errors.New("no server is available for this service")
 // that accepts it.
 func (s *session) bind(v View) (*backend, error) {
 	var errs []error
-	for _, name := range s.svc.binding.candidates(v, time.Now(), s.svc.load) {
+	for _, name := range s.binding.candidates(v, time.Now(), s.svc.load) {
 		b, err := s.connect(name, v.Nodes[name])
 		if err == nil {
 			s.replica, s.bound = b, name
@@ -142,7 +142,7 @@ func (s *session) bind(v View) (*backend, error) {
 // bindAtLogin binds a new client connection before its login succeeds, so
 // that a client no server can take is refused at once.
 func (s *session) bindAtLogin() error {
-	if s.svc.binding == nil {
+	if s.binding == nil || s.replica != nil {
 		return nil
 	}
 	if s.svc.diff != nil {
@@ -167,7 +167,7 @@ func (s *session) boundBackend(v View) (*backend, error) {
 		return nil, s.errBoundLost()
 	case b == nil:
 		return s.bind(v)
-	case !s.svc.binding.keeps(v, time.Now(), b.node, b.addr):
+	case !s.binding.keeps(v, time.Now(), b.node, b.addr):
 		s.log.Info("bound server left the service's set: closing the connection", "node", b.node)
 		s.drop(b)
 		return nil, s.errBoundLost()

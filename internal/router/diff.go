@@ -233,7 +233,7 @@ type otherAnswer struct {
 func newDiffSession(s *session) *diffSession {
 	d := &diffSession{done: make(chan otherAnswer, 1)}
 	s.relay.Tally = &d.main
-	d.otherRelay = protocol.Relay{DeprecateEOF: s.relay.DeprecateEOF, Tally: &d.other}
+	d.otherRelay = protocol.Relay{Layout: s.relay.Layout, Tally: &d.other}
 	return d
 }
 

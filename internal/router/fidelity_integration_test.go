@@ -16,6 +16,7 @@ func TestFidelity(t *testing.T) {
 	f := startFixture(t)
 	t.Run("StaleConnection", func(t *testing.T) { testStaleConnection(t, f) })
 	t.Run("IdleBackendKilled", func(t *testing.T) { testIdleBackendKilled(t, f) })
+	t.Run("AuthPlugins", func(t *testing.T) { testAuthPlugins(t, f) })
 }
 
 // directConfig is appConfig pointed at the primary eu-1 itself.
@@ -107,5 +108,71 @@ func testIdleBackendKilled(t *testing.T, f *fixture) {
 	}
 	if node != "eu-2" || kept != "replayed" {
 		t.Errorf("read on %s with @kept = %q, want eu-2 and the replayed value", node, kept)
+	}
+}
+
+// installEd25519 loads MariaDB's ed25519 authentication plugin on every
+// node (a replica must have it to apply CREATE USER ... VIA ed25519).
+func (f *fixture) installEd25519(t *testing.T) {
+	t.Helper()
+	for _, name := range nodes {
+		var n int
+		if err := f.admin[name].QueryRow("SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			if _, err := f.admin[name].Exec("INSTALL SONAME 'auth_ed25519'"); err != nil {
+				t.Fatalf("install auth_ed25519 on %s: %v", name, err)
+			}
+		}
+	}
+}
+
+// testAuthPlugins: accounts the router cannot check itself (ed25519,
+// several methods, an expired password) log in through it as they do
+// directly, and COM_CHANGE_USER reaches them too.
+func testAuthPlugins(t *testing.T, f *fixture) {
+	f.installEd25519(t)
+	for _, stmt := range []string{
+		"CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed secret')",
+		"CREATE USER 'both'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed side') OR mysql_native_password USING PASSWORD('native side')",
+		"GRANT SELECT ON meridian_test.* TO 'ed'@'%', 'both'@'%'",
+	} {
+		if _, err := f.admin["eu-1"].Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	f.waitReplicated(t, "eu-2", "us-1")
+	login := func(t *testing.T, cfg *mysql.Config, user, password string) (string, error) {
+		cfg.User, cfg.Passwd = user, password
+		cfg.AllowNativePasswords = true
+		db := openDB(t, cfg)
+		var current string
+		err := db.QueryRow("SELECT CURRENT_USER()").Scan(&current)
+		return current, err
+	}
+	for _, c := range []struct {
+		user, password string
+		ok             bool
+	}{
+		{"ed", "ed secret", true}, {"both", "ed side", true}, {"ed", "wrong", false},
+		// The server switches this client to ed25519, then to
+		// mysql_native_password: go-sql-driver refuses a second switch,
+		// directly as through the router.
+		{"both", "native side", false},
+	} {
+		t.Run(c.user+"/"+c.password, func(t *testing.T) {
+			direct, directErr := login(t, f.directConfig(t), c.user, c.password)
+			routed, routedErr := login(t, f.appConfig(), c.user, c.password)
+			code, _ := serverError(directErr)
+			routedCode, _ := serverError(routedErr)
+			t.Logf("directly: %q, %v; through the router: %q, %v", direct, directErr, routed, routedErr)
+			if direct != routed || (directErr == nil) != (routedErr == nil) || code != routedCode {
+				t.Errorf("directly: %q, %v; through the router: %q, %v", direct, directErr, routed, routedErr)
+			}
+			if (routedErr == nil) != c.ok {
+				t.Errorf("login through the router: %v, want success %t", routedErr, c.ok)
+			}
+		})
 	}
 }

@@ -21,8 +21,8 @@ func (s *session) login(ctx context.Context) error {
 		caps |= protocol.ClientSSL
 	}
 	s.salt = protocol.NewSalt()
-	g := protocol.Greeting{Version: info.version, ConnID: s.id, Salt: s.salt, Caps: caps, Charset: info.charset,
-		Status: protocol.StatusAutocommit, Plugin: protocol.NativePassword}
+	g := protocol.Greeting{Version: info.version, ConnID: s.id, Salt: s.salt, Caps: caps, ExtCaps: info.extCaps,
+		Charset: info.charset, Status: protocol.StatusAutocommit, Plugin: protocol.NativePassword}
 	if err := s.client.WritePacket(g.Append(nil)); err != nil {
 		return err
 	}
@@ -51,22 +51,29 @@ func (s *session) login(ctx context.Context) error {
 		return err
 	}
 	s.caps = h.Caps & caps
-	token := h.Auth
-	if h.Plugin != "" && h.Plugin != protocol.NativePassword {
-		if token, err = s.switchAuth(); err != nil {
+	s.extCaps = h.ExtCaps & info.extCaps
+	s.user, s.db, s.charset, s.attrs = h.User, h.DB, h.Charset, h.Attrs
+	s.maxPacket = h.MaxPacket
+	s.multiStatements = s.caps&protocol.ClientMultiStatements != 0
+	if s.relayed(ctx, h.User) {
+		if err := s.relayLogin(); err != nil {
+			return err
+		}
+	} else {
+		token := h.Auth
+		if h.Plugin != "" && h.Plugin != protocol.NativePassword {
+			if token, err = s.switchAuth(); err != nil {
+				return err
+			}
+		}
+		if s.password, err = s.authenticate(ctx, h.User, token, h.DB); err != nil {
 			return err
 		}
 	}
-	password, err := s.authenticate(ctx, h.User, token, h.DB)
-	if err != nil {
-		return err
-	}
-	s.user, s.password, s.db, s.charset, s.attrs = h.User, password, h.DB, h.Charset, h.Attrs
-	s.maxPacket = h.MaxPacket
-	s.multiStatements = s.caps&protocol.ClientMultiStatements != 0
-	s.relay = protocol.Relay{Client: s.client, DeprecateEOF: s.caps&protocol.ClientDeprecateEOF != 0,
-		ClientTracks: s.caps&protocol.ClientSessionTrack != 0}
-	s.quiet = protocol.Relay{DeprecateEOF: s.relay.DeprecateEOF}
+	layout := protocol.Layout{DeprecateEOF: s.caps&protocol.ClientDeprecateEOF != 0,
+		CacheMetadata: s.extCaps&protocol.MariaDBCacheMetadata != 0}
+	s.relay = protocol.Relay{Client: s.client, Layout: layout, ClientTracks: s.caps&protocol.ClientSessionTrack != 0}
+	s.quiet = protocol.Relay{Layout: layout}
 	if err := s.bindAtLogin(); err != nil {
 		return err
 	}
@@ -77,6 +84,58 @@ func (s *session) login(ctx context.Context) error {
 	s.client.Buffer()
 	s.log.Debug("client logged in", "user", h.User, "db", h.DB, "tls", s.client.NetConn() != s.nc)
 	return nil
+}
+
+// relayed reports whether the router relays user's login to the primary
+// (Account.Relayed); a failed look-up leaves it to the ordinary login,
+// which reports it.
+func (s *session) relayed(ctx context.Context, user string) bool {
+	acct, err := s.svc.accounts.Account(ctx, user, s.host, false)
+	return err == nil && acct.Relayed
+}
+
+// relayLogin logs the client in by relaying the primary's authentication
+// to it: every switch and challenge the server sends goes to the client
+// and every answer back, so any plugin works (ed25519, several methods,
+// an expired password). The router never learns what would log it in
+// again, so the session is bound to that one connection, as a
+// readconnroute session is to its server: it reads from the primary, and
+// it ends when that connection ends (the primary restarts or moves), as
+// a direct connection would. The router answers the client with its own
+// OK once the session is ready; a refusal is the server's own error.
+func (s *session) relayLogin() error {
+	s.binding = &connPolicy{connect: ConnectPrimary}
+	v := s.svc.view.View()
+	if !primaryUsable(v) {
+		return s.refuseLogin(errNoPrimary)
+	}
+	relay := func(p []byte) ([]byte, error) {
+		if err := s.client.WritePacket(p); err != nil {
+			return nil, err
+		}
+		if err := s.client.Flush(); err != nil {
+			return nil, err
+		}
+		return s.client.ReadPacket(nil, maxLoginPacket)
+	}
+	b, err := s.dial(v.Primary, v.Nodes[v.Primary], relay)
+	if err != nil {
+		if side, _ := protocol.SideOf(err); side == protocol.Client {
+			return err
+		}
+		return s.refuseLogin(err)
+	}
+	s.replica, s.bound = b, v.Primary
+	return nil
+}
+
+// refuseLogin answers a login the router cannot complete with err and
+// ends it.
+func (s *session) refuseLogin(err error) error {
+	if replyErr := s.replyError(err); replyErr != nil {
+		return replyErr
+	}
+	return err
 }
 
 // maxLoginPacket bounds the packets of the connection phase.
@@ -167,14 +226,17 @@ func (s *session) changeUser(req *protocol.Request) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
+	defer cancel()
+	if s.relayed(ctx, cu.User) {
+		return s.changeUserRelayed(cu)
+	}
 	token := cu.Auth
 	if cu.Plugin != "" && cu.Plugin != protocol.NativePassword {
 		if token, err = s.switchAuth(); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
-	defer cancel()
 	password, err := s.authenticate(ctx, cu.User, token, cu.DB)
 	if err != nil {
 		var se *protocol.ServerError
@@ -183,14 +245,34 @@ func (s *session) changeUser(req *protocol.Request) error {
 		}
 		return err
 	}
+	s.newIdentity(cu)
+	s.password = password
+	return s.replyOK()
+}
+
+// newIdentity starts a fresh session as cu's user.
+func (s *session) newIdentity(cu protocol.ChangeUser) {
 	s.resetState()
 	s.dropAll()
-	s.user, s.password, s.db = cu.User, password, cu.DB
+	s.binding = s.svc.binding
+	s.user, s.password, s.db = cu.User, nil, cu.DB
 	if cu.Charset != 0 && cu.Charset < 256 {
 		s.charset = uint8(cu.Charset)
 	}
 	if cu.Attrs != nil {
 		s.attrs = cu.Attrs
+	}
+}
+
+// changeUserRelayed serves COM_CHANGE_USER to an account whose login the
+// router relays: a new backend connection authenticates the client
+// (relayLogin). The old session is gone by then, so a refused change ends
+// the connection after the server's error (MariaDB would keep the old
+// identity).
+func (s *session) changeUserRelayed(cu protocol.ChangeUser) error {
+	s.newIdentity(cu)
+	if err := s.relayLogin(); err != nil {
+		return err
 	}
 	return s.replyOK()
 }

@@ -76,7 +76,7 @@ const (
 // wrote nothing, or its replica already caught up) stays on the loop.
 func (s *session) loopEligible() bool {
 	_, tcp := s.nc.(*net.TCPConn)
-	return tcp && s.client.NetConn() == s.nc && s.svc.binding == nil && s.svc.diff == nil &&
+	return tcp && s.client.NetConn() == s.nc && s.binding == nil && s.svc.diff == nil &&
 		s.svc.backendTLS == nil
 }
 
@@ -205,7 +205,7 @@ func (s *session) step() {
 				return
 			}
 			buf, err := fill(a.b.conn, a.b.sock)
-			switch protocol.ResultsBuffered(buf, s.relay.DeprecateEOF) {
+			switch protocol.ResultsBuffered(buf, s.relay.Layout) {
 			case protocol.Partial:
 				if !a.b.conn.BufferFull() && (err == nil || errors.Is(err, netloop.ErrWouldBlock)) {
 					return

@@ -20,9 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"regexp"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +67,7 @@ type Service struct {
 type serverInfo struct {
 	version string
 	caps    uint32
+	extCaps uint32
 	charset uint8
 }
 
@@ -260,11 +259,18 @@ func (s *Service) load(name string) Load {
 	return Load{Outstanding: c.outstanding.Load(), Sessions: c.conns.Load()}
 }
 
+// proxiedExt are MariaDB's extended capabilities the router passes
+// between client and backend: the packets they change are relayed as they
+// are or understood by the relay (progress reports, cached metadata).
+const proxiedExt = protocol.MariaDBProgress | protocol.MariaDBStmtBulk | protocol.MariaDBExtendedTypeInfo |
+	protocol.MariaDBCacheMetadata
+
 // proxied are the capabilities the router passes between client and
 // backend unchanged: they change what the server does or how packets the
 // router streams verbatim are laid out, and both sides agree on them.
-// Compression and MariaDB's extended capabilities (progress reports,
-// bulk execution, cached metadata) are withheld; TLS is the router's own.
+// Compression is withheld; TLS is the router's own. CLIENT_MYSQL
+// (ClientLongPassword) is left out, as MariaDB does, so that clients read
+// the extended capabilities.
 const proxied = protocol.ClientFoundRows | protocol.ClientLongFlag | protocol.ClientConnectWithDB |
 	protocol.ClientNoSchema | protocol.ClientODBC | protocol.ClientLocalFiles | protocol.ClientIgnoreSpace |
 	protocol.ClientProtocol41 | protocol.ClientInteractive | protocol.ClientIgnoreSigpipe |
@@ -275,9 +281,7 @@ const proxied = protocol.ClientFoundRows | protocol.ClientLongFlag | protocol.Cl
 	protocol.ClientRememberOptions
 
 // fallbackServer is announced while no backend could be asked.
-var fallbackServer = serverInfo{version: "5.5.5-10.11.0-MariaDB-meridian", caps: proxied, charset: 8}
-
-var versionNumber = regexp.MustCompile(`^\d+\.\d+\.\d+`)
+var fallbackServer = serverInfo{version: "5.5.5-10.11.0-MariaDB", caps: proxied, charset: 8}
 
 // serverInfo returns what to announce to a client, asking a backend for
 // its greeting the first time one answers.
@@ -299,11 +303,12 @@ func (s *Service) serverInfo() serverInfo {
 			s.log.Warn("cannot read a backend greeting", "node", name, "err", err)
 			continue
 		}
-		version := versionNumber.FindString(strings.TrimPrefix(g.Version, "5.5.5-"))
-		if version == "" {
-			version = "10.11.0"
+		// The server's own version string: clients and their test suites
+		// read features from it.
+		info := serverInfo{version: g.Version, caps: g.Caps & proxied, charset: g.Charset}
+		if g.Caps&protocol.ClientLongPassword == 0 {
+			info.extCaps = g.ExtCaps & proxiedExt
 		}
-		info := serverInfo{version: "5.5.5-" + version + "-MariaDB-meridian", caps: g.Caps & proxied, charset: g.Charset}
 		s.server.Store(&info)
 		return info
 	}

@@ -51,6 +51,7 @@ type session struct {
 	maxPacket uint32
 	attrs     []byte
 	caps      uint32 // negotiated with the client
+	extCaps   uint32 // MariaDB's extended capabilities, likewise
 	salt      []byte
 	// multiStatements is the client's current COM_SET_OPTION choice.
 	multiStatements bool
@@ -63,6 +64,10 @@ type session struct {
 	// written is, per GTID domain, the session's last write, when backends
 	// track it (CausalReads): what a replica read must wait for.
 	written gtid.Position
+	// binding picks the server a bound session's commands all go to: the
+	// service's (readconnroute, diff), or the primary for a session whose
+	// login the router relayed (login.go); nil otherwise.
+	binding *connPolicy
 	// readconnroute and diff (connroute.go, diff.go):
 	// bound is the node a bound session's commands all go to (held in
 	// replica); "" before login and after COM_CHANGE_USER.
@@ -115,15 +120,16 @@ func newSession(svc *Service, nc net.Conn) *session {
 	id := svc.connIDs.Add(1)
 	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	return &session{
-		svc:    svc,
-		nc:     nc,
-		client: protocol.NewConn(nc, protocol.Client, clientReadBuffer),
-		id:     id,
-		host:   host,
-		log:    svc.log.With("conn", id, "client", nc.RemoteAddr().String()),
-		cls:    classify.NewSession(),
-		status: protocol.StatusAutocommit,
-		stmts:  map[uint32]*stmt{},
+		svc:     svc,
+		nc:      nc,
+		client:  protocol.NewConn(nc, protocol.Client, clientReadBuffer),
+		id:      id,
+		host:    host,
+		log:     svc.log.With("conn", id, "client", nc.RemoteAddr().String()),
+		binding: svc.binding,
+		cls:     classify.NewSession(),
+		status:  protocol.StatusAutocommit,
+		stmts:   map[uint32]*stmt{},
 
 		netConns: map[io.Closer]struct{}{},
 	}
@@ -251,6 +257,8 @@ func (s *session) dispatch(req *protocol.Request) error {
 		return s.prepare(req)
 	case protocol.ComStmtExecute:
 		return s.execute(req)
+	case protocol.ComStmtBulkExecute:
+		return s.bulkExecute(req)
 	case protocol.ComStmtSendLongData:
 		return s.sendLongData(req)
 	case protocol.ComStmtClose:

@@ -171,6 +171,28 @@ func (s *session) execute(req *protocol.Request) error {
 	return nil
 }
 
+// bulkExecute serves COM_STMT_BULK_EXECUTE (MariaDB's array binding: one
+// command carries every row's parameters, with their types, and may run
+// to many packets): routed as an execution of its statement, streamed to
+// the backend with that backend's statement id.
+func (s *session) bulkExecute(req *protocol.Request) error {
+	st, err := s.lookup(req.Payload, 7, "mysqld_stmt_bulk_execute")
+	if err != nil {
+		return s.stmtFailed(req, err)
+	}
+	b, err := s.routeStmt(st.class)
+	if err != nil {
+		return s.refuse(req, err)
+	}
+	bs, err := s.prepareOn(b, st)
+	if err != nil {
+		return s.refuse(req, err)
+	}
+	binary.LittleEndian.PutUint32(req.Payload[stmtIDOffset:], bs.id)
+	out, err := s.send(b, req, req.Payload, (*protocol.Relay).Results)
+	return s.finish(b, req, after{sql: st.sql, class: st.class, st: st}, out, err)
+}
+
 // noteTypes remembers the parameter types an execution sends and reports
 // whether it sends them.
 func (st *stmt) noteTypes(p []byte) (bool, error) {

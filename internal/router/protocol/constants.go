@@ -42,6 +42,24 @@ const (
 	ClientRememberOptions     uint32 = 1 << 31
 )
 
+// MariaDB's extended capabilities (the upper 32 bits of its capability
+// set, in the handshake packets' filler when CLIENT_MYSQL is clear).
+const (
+	// MariaDBProgress: the server sends progress reports (ERR packets with
+	// code 0xffff) while a long statement runs.
+	MariaDBProgress uint32 = 1 << iota
+	MariaDBComMulti
+	// MariaDBStmtBulk: COM_STMT_BULK_EXECUTE.
+	MariaDBStmtBulk
+	// MariaDBExtendedTypeInfo: column definitions carry extended type
+	// information (json, uuid, geometry types).
+	MariaDBExtendedTypeInfo
+	// MariaDBCacheMetadata: a result set's column count is followed by a
+	// byte saying whether column definitions follow (a prepared statement's
+	// are left out when the client has them).
+	MariaDBCacheMetadata
+)
+
 // Server status flags, carried by OK and EOF packets.
 const (
 	StatusInTrans            uint16 = 0x0001
@@ -72,6 +90,7 @@ const (
 	ComSetOption        byte = 0x1b
 	ComStmtFetch        byte = 0x1c
 	ComResetConnection  byte = 0x1f
+	ComStmtBulkExecute  byte = 0xfa
 )
 
 // Packet headers (the first payload byte of a server packet).
@@ -88,6 +107,9 @@ const MaxPayload = 1<<24 - 1
 
 // NativePassword is the only authentication plugin the router speaks.
 const NativePassword = "mysql_native_password"
+
+// progressCode is the error code of a progress report packet.
+const progressCode = 0xffff
 
 // trackSystemVariables is the session state tracker of system variables
 // (CLIENT_SESSION_TRACK).

@@ -13,7 +13,9 @@ type Login struct {
 	Password *Stage1
 	DB       string
 	// Caps are the capabilities wanted; only those the server has are kept.
-	Caps      uint32
+	Caps uint32
+	// ExtCaps are MariaDB's extended capabilities wanted, likewise.
+	ExtCaps   uint32
 	Charset   uint8
 	MaxPacket uint32
 	Attrs     []byte
@@ -21,7 +23,21 @@ type Login struct {
 	TLS *tls.Config
 	// ReadBuffer is the size of the connection's read buffer.
 	ReadBuffer int
+	// Relay, when set, answers the server's authentication instead of
+	// Password: every authentication switch and "more data" packet the
+	// server sends goes to Relay as it is, and what Relay returns goes
+	// back as it is (the router relays them to its client, whose password
+	// the router does not know). The first response names no plugin the
+	// account uses, so that the server starts its authentication afresh.
+	Relay func(packet []byte) ([]byte, error)
 }
+
+// RelayedPlugin is the plugin a relayed login names first: no account
+// uses it, so the server answers with a switch to the account's own.
+const RelayedPlugin = "meridian_relayed"
+
+// authMoreData is the header of an authentication "more data" packet.
+const authMoreData = 0x01
 
 // required are the capabilities the router cannot do without on a backend.
 const required = ClientProtocol41 | ClientSecureConnection | ClientPluginAuth
@@ -53,8 +69,8 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 	if len(l.Attrs) == 0 {
 		caps &^= ClientConnectAttrs
 	}
-	resp := HandshakeResponse{Caps: caps, MaxPacket: l.MaxPacket, Charset: l.Charset, User: l.User,
-		DB: l.DB, Plugin: NativePassword, Attrs: l.Attrs}
+	resp := HandshakeResponse{Caps: caps, ExtCaps: ExtCapsOf(g, caps) & l.ExtCaps, MaxPacket: l.MaxPacket,
+		Charset: l.Charset, User: l.User, DB: l.DB, Plugin: NativePassword, Attrs: l.Attrs}
 	if l.TLS != nil {
 		if g.Caps&ClientSSL == 0 {
 			return nil, g, 0, fmt.Errorf("server %q does not offer TLS", g.Version)
@@ -73,6 +89,9 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 		c.Upgrade(tc)
 	}
 	resp.Auth = l.token(g.Salt)
+	if l.Relay != nil {
+		resp.Plugin, resp.Auth = RelayedPlugin, []byte{}
+	}
 	if err := c.WritePacket(resp.Append(p[:0])); err != nil {
 		return nil, g, 0, err
 	}
@@ -96,6 +115,17 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 				return nil, g, 0, err
 			}
 			return nil, g, 0, e
+		case l.Relay != nil && (p[0] == headerEOF || p[0] == authMoreData):
+			reply, err := l.Relay(p)
+			if err != nil {
+				return nil, g, 0, err
+			}
+			if err := c.WritePacket(reply); err != nil {
+				return nil, g, 0, err
+			}
+			if err := c.Flush(); err != nil {
+				return nil, g, 0, err
+			}
 		case p[0] == headerEOF && !switched:
 			plugin, salt := parseAuthSwitch(p)
 			if plugin != NativePassword {
@@ -111,6 +141,16 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 			return nil, g, 0, fmt.Errorf("unexpected authentication packet 0x%02x from server", p[0])
 		}
 	}
+}
+
+// ExtCapsOf is the extended capabilities a server offers a client that
+// answers its greeting with caps: none unless both leave CLIENT_MYSQL
+// (ClientLongPassword) clear.
+func ExtCapsOf(g Greeting, caps uint32) uint32 {
+	if (g.Caps|caps)&ClientLongPassword != 0 {
+		return 0
+	}
+	return g.ExtCaps
 }
 
 func (l Login) token(salt []byte) []byte {

@@ -16,7 +16,7 @@ const (
 // ResultsBuffered tells whether buf, which starts at a response's first
 // packet header, holds the whole answer Relay.Results would relay. A
 // malformed answer counts as whole: Results reports it.
-func ResultsBuffered(buf []byte, deprecateEOF bool) Buffering {
+func ResultsBuffered(buf []byte, l Layout) Buffering {
 	f := framer{buf: buf}
 	for {
 		p, state := f.next()
@@ -27,6 +27,8 @@ func ResultsBuffered(buf []byte, deprecateEOF bool) Buffering {
 		switch first := p[0]; {
 		case first == headerOK:
 			more = okMore(p)
+		case first == headerERR && isProgress(p):
+			more = true
 		case first == headerERR:
 			return Whole
 		case first == headerEOF && len(p) < 9:
@@ -34,7 +36,7 @@ func ResultsBuffered(buf []byte, deprecateEOF bool) Buffering {
 		case first == headerInfile:
 			return Streamed
 		default:
-			if more, state = f.resultSet(p, deprecateEOF); state != Whole {
+			if more, state = f.resultSet(p, l); state != Whole {
 				return state
 			}
 		}
@@ -76,12 +78,15 @@ func (f *framer) next() ([]byte, Buffering) {
 
 // resultSet walks a result set from its column count packet p and reports
 // whether another result follows it, once it is Whole.
-func (f *framer) resultSet(p []byte, deprecateEOF bool) (bool, Buffering) {
-	r := reader{b: p}
-	columns := r.lenenc()
-	if r.bad {
+func (f *framer) resultSet(p []byte, l Layout) (bool, Buffering) {
+	deprecateEOF := l.DeprecateEOF
+	columns, follows, ok := l.metadataFollows(p)
+	if !ok {
 		f.bad = true
 		return false, Whole
+	}
+	if !follows {
+		columns = 0
 	}
 	// Each column is a packet of four bytes or more: a count the buffer
 	// cannot hold ends the walk at Partial, with a full buffer.

@@ -15,8 +15,7 @@ type Relay struct {
 	// Client receives the response; nil drains it (a replayed session
 	// command, a statement prepared behind the client's back).
 	Client *Conn
-	// DeprecateEOF is CLIENT_DEPRECATE_EOF, negotiated alike on both sides.
-	DeprecateEOF bool
+	Layout
 	// BackendTracks and ClientTracks are CLIENT_SESSION_TRACK on each side;
 	// a backend may track session state for the router alone, and then OK
 	// packets are rewritten without it for the client.
@@ -26,6 +25,34 @@ type Relay struct {
 	Tally *Tally
 
 	scratch []byte
+}
+
+// Layout is how the capabilities both sides negotiated alike lay out a
+// response.
+type Layout struct {
+	// DeprecateEOF is CLIENT_DEPRECATE_EOF.
+	DeprecateEOF bool
+	// CacheMetadata is MariaDB's MARIADB_CLIENT_CACHE_METADATA.
+	CacheMetadata bool
+}
+
+// metadataFollows reads a column count packet: the count, and whether
+// column definitions follow it.
+func (l Layout) metadataFollows(p []byte) (uint64, bool, bool) {
+	r := reader{b: p}
+	columns := r.lenenc()
+	follows := true
+	if l.CacheMetadata {
+		follows = r.byte() != 0
+	}
+	return columns, follows, !r.bad
+}
+
+// isProgress reports whether a packet starting with the ERR header is a
+// progress report, which a long statement's answer may carry before its
+// result.
+func isProgress(head []byte) bool {
+	return len(head) >= 3 && head[0] == headerERR && head[1] == 0xff && head[2] == 0xff
 }
 
 // Outcome is what the router learns from a response.
@@ -53,6 +80,9 @@ func (r *Relay) Results() (Outcome, error) {
 		switch {
 		case first == headerOK:
 			more, err = r.ok(n, first, &out)
+		case first == headerERR && r.progress(n):
+			err = r.forward(n, nil)
+			more = true
 		case first == headerERR:
 			err = r.err(n, &out)
 		case first == headerEOF && n < 9:
@@ -75,20 +105,21 @@ func (r *Relay) Results() (Outcome, error) {
 // resultSet relays a result set whose first packet (the column count) has
 // its header read.
 func (r *Relay) resultSet(n int, out *Outcome) (bool, error) {
-	head, err := r.Backend.peek(min(n, 9))
+	head, err := r.Backend.peek(min(n, 10))
 	if err != nil {
 		return false, err
 	}
-	cr := reader{b: head}
-	columns := cr.lenenc()
-	if cr.bad {
+	columns, follows, ok := r.metadataFollows(head)
+	if !ok {
 		return false, r.Backend.fail(fmt.Errorf("%w: bad column count", ErrMalformed))
 	}
 	if err := r.forward(n, nil); err != nil {
 		return false, err
 	}
-	if err := r.forwardPackets(int(columns)); err != nil {
-		return false, err
+	if follows {
+		if err := r.forwardPackets(int(columns)); err != nil {
+			return false, err
+		}
 	}
 	if !r.DeprecateEOF {
 		n, first, err := r.next()
@@ -202,6 +233,16 @@ func (r *Relay) Prepare(clientID uint32) (Prepared, Outcome, error) {
 		}
 	}
 	return st, out, nil
+}
+
+// progress reports whether the packet of n bytes whose header was just
+// read is a progress report.
+func (r *Relay) progress(n int) bool {
+	if n < 3 {
+		return false
+	}
+	head, err := r.Backend.peek(3)
+	return err == nil && isProgress(head)
 }
 
 // next reads the header of the next logical packet and peeks its first byte.
