@@ -15,8 +15,8 @@ func TestResultsBuffered(t *testing.T) {
 	progress := []byte("\xff\xff\xff\x01\x01\x01\x10\x27\x00\x05stage")
 	deprecated, cached := Layout{DeprecateEOF: true}, Layout{DeprecateEOF: true, CacheMetadata: true}
 	for _, c := range []struct {
-		name         string
-		packets      [][]byte
+		name     string
+		packets  [][]byte
 		layout   Layout
 		buffered Buffering
 	}{
