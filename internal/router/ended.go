@@ -2,6 +2,8 @@ package router
 
 import (
 	"errors"
+	"net"
+	"syscall"
 
 	"github.com/meridian-geo/meridian/internal/router/netloop"
 )
@@ -31,18 +33,30 @@ import (
 var errServerEnded = errors.New("the server ended the session's backend connection")
 
 // endedBackend finds, on the loop's side, a backend connection the server
-// closed or sent something unasked (the session awaits no answer).
-func (s *session) endedBackend() *backend {
+// closed or sent something unasked (the session awaits no answer), and
+// whether the server reset it.
+func (s *session) endedBackend() (*backend, bool) {
 	for _, b := range []*backend{s.primary, s.replica} {
 		if b == nil || b.sock == nil || !b.sock.MayRead() {
 			continue
 		}
 		buf, err := fill(b.conn, b.sock)
 		if len(buf) > 0 || (err != nil && !errors.Is(err, netloop.ErrWouldBlock)) {
-			return b
+			return b, errors.Is(err, syscall.ECONNRESET)
 		}
 	}
-	return nil
+	return nil, false
+}
+
+// resetOnClose makes the client connection end with a TCP reset.
+func (s *session) resetOnClose() {
+	if s.lp != nil {
+		s.lp.client.ResetOnClose()
+		return
+	}
+	if tc, ok := s.nc.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
 }
 
 // checkBackends is endedBackend for a session its goroutine alone
@@ -50,8 +64,11 @@ func (s *session) endedBackend() *backend {
 // connections the server ended since the last one.
 func (s *session) checkBackends() error {
 	for _, b := range []*backend{s.primary, s.replica} {
-		if b != nil && b.conn.PeerSpoke() {
-			if err := s.serverEnded(b); err != nil {
+		if b == nil {
+			continue
+		}
+		if spoke, reset := b.conn.PeerSpoke(); spoke {
+			if err := s.serverEnded(b, reset); err != nil {
 				return err
 			}
 		}
@@ -59,9 +76,10 @@ func (s *session) checkBackends() error {
 	return nil
 }
 
-// serverEnded handles a backend connection the server ended: the client's
-// connection ends too when it carried what the client would miss.
-func (s *session) serverEnded(b *backend) error {
+// serverEnded handles a backend connection the server ended (with a TCP
+// reset or not): the client's connection ends too, the same way, when it
+// carried what the client would miss.
+func (s *session) serverEnded(b *backend, reset bool) error {
 	said := append([]byte(nil), b.conn.Unread()...)
 	carried := b.usedIn == s.commands || s.inTransactionOn(b) || (b == s.primary && s.cls.Pinned())
 	s.drop(b)
@@ -69,7 +87,8 @@ func (s *session) serverEnded(b *backend) error {
 		s.log.Info("the server ended an idle backend connection: the next statement reconnects", "node", b.node)
 		return nil
 	}
-	s.log.Info("the server ended the session's backend connection: closing the client connection", "node", b.node)
+	s.log.Info("the server ended the session's backend connection: closing the client connection", "node", b.node, "reset", reset)
+	s.resetClient = reset
 	if len(said) > 0 {
 		if err := s.client.WriteRaw(said); err != nil {
 			return err

@@ -3,6 +3,10 @@ package router_test
 import (
 	"database/sql"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ func TestFidelity(t *testing.T) {
 	t.Run("StaleConnection", func(t *testing.T) { testStaleConnection(t, f) })
 	t.Run("IdleBackendKilled", func(t *testing.T) { testIdleBackendKilled(t, f) })
 	t.Run("AuthPlugins", func(t *testing.T) { testAuthPlugins(t, f) })
+	t.Run("MariaDBConnector", func(t *testing.T) { testMariaDBConnector(t, f) })
 }
 
 // directConfig is appConfig pointed at the primary eu-1 itself.
@@ -111,6 +116,24 @@ func testIdleBackendKilled(t *testing.T, f *fixture) {
 	}
 }
 
+// authAccounts creates the accounts of other plugins: 'ed' (ed25519,
+// password "ed secret") and 'both' (ed25519 "ed side" or
+// mysql_native_password "native side").
+func (f *fixture) authAccounts(t *testing.T) {
+	t.Helper()
+	f.installEd25519(t)
+	for _, stmt := range []string{
+		"CREATE USER IF NOT EXISTS 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed secret')",
+		"CREATE USER IF NOT EXISTS 'both'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed side') OR mysql_native_password USING PASSWORD('native side')",
+		"GRANT SELECT ON meridian_test.* TO 'ed'@'%', 'both'@'%'",
+	} {
+		if _, err := f.admin["eu-1"].Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	f.waitReplicated(t, "eu-2", "us-1")
+}
+
 // installEd25519 loads MariaDB's ed25519 authentication plugin on every
 // node (a replica must have it to apply CREATE USER ... VIA ed25519).
 func (f *fixture) installEd25519(t *testing.T) {
@@ -132,17 +155,7 @@ func (f *fixture) installEd25519(t *testing.T) {
 // several methods, an expired password) log in through it as they do
 // directly, and COM_CHANGE_USER reaches them too.
 func testAuthPlugins(t *testing.T, f *fixture) {
-	f.installEd25519(t)
-	for _, stmt := range []string{
-		"CREATE USER 'ed'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed secret')",
-		"CREATE USER 'both'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('ed side') OR mysql_native_password USING PASSWORD('native side')",
-		"GRANT SELECT ON meridian_test.* TO 'ed'@'%', 'both'@'%'",
-	} {
-		if _, err := f.admin["eu-1"].Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
-	f.waitReplicated(t, "eu-2", "us-1")
+	f.authAccounts(t)
 	login := func(t *testing.T, cfg *mysql.Config, user, password string) (string, error) {
 		cfg.User, cfg.Passwd = user, password
 		cfg.AllowNativePasswords = true
@@ -174,5 +187,40 @@ func testAuthPlugins(t *testing.T, f *fixture) {
 				t.Errorf("login through the router: %v, want success %t", routedErr, c.ok)
 			}
 		})
+	}
+}
+
+// testMariaDBConnector runs MariaDB's own Node.js connector
+// (testdata/node/mariadb.js) against the primary and through the router:
+// bulk execution, a batch over 16 MiB, ed25519 and multi-method logins,
+// the server's version and capabilities, a connection the server closes.
+// Both runs must print the same.
+func testMariaDBConnector(t *testing.T, f *fixture) {
+	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules", "mariadb")); err != nil {
+		t.Fatalf("mariadb is not installed in internal/router/%s: run scripts/setup.sh (or npm ci --prefix internal/router/%s): %v", nodeDir, nodeDir, err)
+	}
+	f.authAccounts(t)
+	direct := f.directConfig(t)
+	host, port := f.routerAddr(t)
+	run := func(suffix, host, port string) []string {
+		env := []string{"MERIDIAN_HOST=" + host, "MERIDIAN_PORT=" + port, "MERIDIAN_USER=" + f.app.User,
+			"MERIDIAN_PASSWORD=" + f.app.Password, "MERIDIAN_DB=meridian_test", "MERIDIAN_SUFFIX=" + suffix}
+		return strings.Split(strings.TrimSpace(runTool(t, "", env, "node", filepath.Join(nodeDir, "mariadb.js"))), "\n")
+	}
+	directHost, directPort, _ := net.SplitHostPort(direct.Addr)
+	want := run("direct", directHost, directPort)
+	got := run("router", host, port)
+	for i := range max(len(want), len(got)) {
+		w, g := "(nothing)", "(nothing)"
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		t.Logf("%s", g)
+		if w != g {
+			t.Errorf("through the router: %s\n                          directly: %s", g, w)
+		}
 	}
 }

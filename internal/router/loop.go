@@ -36,8 +36,10 @@ type loopSide struct {
 	// it waits for none.
 	awaiting awaited
 	req      protocol.Request
-	// ended is the backend connection the server ended (ended.go).
-	ended *backend
+	// ended is the backend connection the server ended (ended.go), and
+	// endedReset whether it reset it.
+	ended      *backend
+	endedReset bool
 }
 
 // awaited is a forwarded command whose answer has not arrived: where it
@@ -146,7 +148,7 @@ func (s *session) serveHandoff(h handoff) error {
 	case handEnded:
 		b := s.lp.ended
 		s.lp.ended = nil
-		return s.serverEnded(b)
+		return s.serverEnded(b, s.lp.endedReset)
 	}
 	return h.err
 }
@@ -231,8 +233,8 @@ func (s *session) step() {
 			}
 			continue
 		}
-		if b := s.endedBackend(); b != nil {
-			s.lp.ended = b
+		if b, reset := s.endedBackend(); b != nil {
+			s.lp.ended, s.lp.endedReset = b, reset
 			s.hand(handEnded, nil)
 			return
 		}

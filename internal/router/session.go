@@ -96,6 +96,9 @@ type session struct {
 	// when it is used (backend.usedIn), which tells whether it served the
 	// client's latest command.
 	commands uint64
+	// resetClient closes the client connection with a TCP reset, as the
+	// server reset the backend connection whose end it passes on.
+	resetClient bool
 
 	// mu guards netConns, the session's open backend sockets (and, on an
 	// event loop, its client socket), which Service.Close cuts from
@@ -231,6 +234,9 @@ func (s *session) close() {
 	for _, b := range s.open() {
 		b.quit()
 	}
+	if s.resetClient {
+		s.resetOnClose()
+	}
 	s.client.Close()
 	if s.lp != nil {
 		s.track(shutdownOnKill{s.lp.client}, false)
@@ -291,6 +297,14 @@ func (s *session) dispatch(req *protocol.Request) error {
 // stands (in a transaction, pinned, ...).
 func (s *session) query(req *protocol.Request) error {
 	sql := string(req.Payload[1:])
+	if isKill(sql) {
+		if s.looping() {
+			return errWouldBlock
+		}
+		if handled, err := s.serveKill(req, sql); handled {
+			return err
+		}
+	}
 	class := classify.Classify(sql)
 	d := s.cls.Decide(class)
 	if d.Route == classify.All {

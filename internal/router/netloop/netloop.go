@@ -383,6 +383,12 @@ func (s *Socket) Shutdown() {
 	}
 }
 
+// ResetOnClose makes Close send a TCP reset instead of an orderly close
+// (SO_LINGER 0), as a server that aborts a connection does.
+func (s *Socket) ResetOnClose() error {
+	return syscall.SetsockoptLinger(s.fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}
+
 // Close closes the socket and forgets it.
 func (s *Socket) Close() error {
 	s.mu.Lock()

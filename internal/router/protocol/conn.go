@@ -235,15 +235,18 @@ func (c *Conn) write(p []byte) error {
 }
 
 // PeerSpoke reports, without waiting, whether the peer sent something
-// not yet read or closed the connection, between two exchanges. It can
-// tell only on a plain TCP connection not adopted by an event loop (the
-// loop sees it by itself); anywhere else it reports false.
-func (c *Conn) PeerSpoke() bool {
+// not yet read or closed the connection between two exchanges, and
+// whether it reset it. It can tell only on a plain TCP connection not
+// adopted by an event loop (the loop sees it by itself); anywhere else it
+// reports false.
+func (c *Conn) PeerSpoke() (spoke, reset bool) {
 	if c.br != nil && c.br.Buffered() > 0 {
-		return true
+		return true, false
 	}
-	s, ok := c.sock.(*socket)
-	return ok && s.spoke()
+	if s, ok := c.sock.(*socket); ok {
+		return s.spoke()
+	}
+	return false, false
 }
 
 // WriteRaw buffers bytes that are already framed as packets (passed on

@@ -115,16 +115,15 @@ func (s *socket) write(fd uintptr) bool {
 
 // spoke reports, without waiting or consuming anything, whether the peer
 // sent bytes or closed the connection.
-func (s *socket) spoke() bool {
-	spoke := false
+func (s *socket) spoke() (spoke, reset bool) {
 	s.rc.Read(func(fd uintptr) bool {
 		var b [1]byte
-		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
 			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		spoke = errno != syscall.EAGAIN && (errno != 0 || n >= 0)
+		spoke, reset = errno != syscall.EAGAIN, errno == syscall.ECONNRESET
 		return true
 	})
-	return spoke
+	return spoke, reset
 }
 
 // opError is the error net.Conn would have returned.
