@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -340,7 +341,8 @@ func (s *session) dial(name string, n NodeView, relay func([]byte) ([]byte, erro
 	}
 	nc.SetDeadline(time.Now().Add(timeout))
 	login := protocol.Login{User: s.user, Password: s.password, DB: s.db, Caps: s.backendCaps(), ExtCaps: s.extCaps,
-		Charset: s.charset, MaxPacket: s.maxPacket, Attrs: s.attrs, ReadBuffer: backendReadBuffer, Relay: relay}
+		Charset: s.charset, MaxPacket: s.maxPacket, Attrs: s.attrs, ReadBuffer: backendReadBuffer, Relay: relay,
+		Compress: slices.Contains(s.svc.cfg.CompressRegions, n.Region)}
 	if t := s.svc.backendTLS; t != nil {
 		login.TLS = t.Clone()
 		login.TLS.ServerName, _, _ = net.SplitHostPort(n.Addr)

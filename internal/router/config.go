@@ -82,7 +82,10 @@ type ServiceConfig struct {
 	// CausalReadsTimeout bounds that wait (default 500 ms); past it the
 	// read goes to the primary, even with master_accept_reads off.
 	CausalReadsTimeout time.Duration
-	TLS                TLSConfig
+	// CompressRegions are the regions whose servers the router reaches
+	// with MariaDB's compressed protocol (links with compress: true).
+	CompressRegions []string
+	TLS             TLSConfig
 	// Admin is the account that reads mysql.user for password hashes.
 	Admin Credentials
 	// ConnectTimeout bounds dialing and logging in to a backend (default 5 s).

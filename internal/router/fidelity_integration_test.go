@@ -22,6 +22,7 @@ func TestFidelity(t *testing.T) {
 	t.Run("IdleBackendKilled", func(t *testing.T) { testIdleBackendKilled(t, f) })
 	t.Run("AuthPlugins", func(t *testing.T) { testAuthPlugins(t, f) })
 	t.Run("MariaDBConnector", func(t *testing.T) { testMariaDBConnector(t, f) })
+	t.Run("Compression", func(t *testing.T) { testCompression(t, f) })
 }
 
 // directConfig is appConfig pointed at the primary eu-1 itself.
@@ -221,6 +222,41 @@ func testMariaDBConnector(t *testing.T, f *fixture) {
 		t.Logf("%s", g)
 		if w != g {
 			t.Errorf("through the router: %s\n                          directly: %s", g, w)
+		}
+	}
+}
+
+// testCompression: the compressed protocol, which the router used to
+// withhold, with the mariadb command-line client (--compress) and
+// go-sql-driver (compress=true): large and small answers, a prepared
+// statement, a multi-packet request.
+func testCompression(t *testing.T, f *fixture) {
+	const script = "SELECT LENGTH(REPEAT('compressible ', 100000)), 'short';\nSELECT node FROM meridian_test.whoami;\n"
+	host, port := f.routerAddr(t)
+	options := secretFile(t, "client.cnf", fmt.Sprintf("[client]\nuser=%s\npassword=%s\n", f.app.User, f.app.Password))
+	got := runTool(t, script, nil, "mariadb", "--defaults-extra-file="+options, "--compress", "-h", host, "-P", port, "-N", "-B")
+	if want := "1300000\tshort\neu-2\n"; got != want {
+		t.Errorf("mariadb --compress through the router printed %q, want %q", got, want)
+	}
+	for _, side := range []struct {
+		name string
+		cfg  *mysql.Config
+	}{{"direct", f.directConfig(t)}, {"router", f.appConfig()}} {
+		if err := side.cfg.Apply(mysql.EnableCompression(true)); err != nil {
+			t.Fatal(err)
+		}
+		db := openDB(t, side.cfg)
+		var n int
+		var short string
+		if err := db.QueryRow("SELECT LENGTH(?), 'short'", strings.Repeat("compressible ", 2_000_000)).Scan(&n, &short); err != nil {
+			t.Fatalf("%s, compressed: %v", side.name, err)
+		}
+		var compression string
+		if err := db.QueryRow("SHOW SESSION STATUS LIKE 'Compression'").Scan(new(string), &compression); err != nil {
+			t.Fatal(err)
+		}
+		if n != 26_000_000 || short != "short" || compression != "ON" {
+			t.Errorf("%s, compressed: length %d, %q, Compression %s", side.name, n, short, compression)
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 func (s *session) login(ctx context.Context) error {
 	s.nc.SetDeadline(time.Now().Add(loginTimeout))
 	info := s.svc.serverInfo()
-	caps := info.caps
+	// The compressed protocol is the router's own on each side.
+	caps := info.caps | protocol.ClientCompress
 	if s.svc.clientTLS != nil {
 		caps |= protocol.ClientSSL
 	}
@@ -71,7 +72,8 @@ func (s *session) login(ctx context.Context) error {
 		}
 	}
 	layout := protocol.Layout{DeprecateEOF: s.caps&protocol.ClientDeprecateEOF != 0,
-		CacheMetadata: s.extCaps&protocol.MariaDBCacheMetadata != 0}
+		CacheMetadata:    s.extCaps&protocol.MariaDBCacheMetadata != 0,
+		ExtendedTypeInfo: s.extCaps&protocol.MariaDBExtendedTypeInfo != 0}
 	s.relay = protocol.Relay{Client: s.client, Layout: layout, ClientTracks: s.caps&protocol.ClientSessionTrack != 0}
 	s.quiet = protocol.Relay{Layout: layout}
 	if err := s.bindAtLogin(); err != nil {
@@ -81,6 +83,9 @@ func (s *session) login(ctx context.Context) error {
 		return err
 	}
 	s.nc.SetDeadline(time.Time{})
+	if s.caps&protocol.ClientCompress != 0 {
+		s.client.Compress()
+	}
 	s.client.Buffer()
 	s.log.Debug("client logged in", "user", h.User, "db", h.DB, "tls", s.client.NetConn() != s.nc)
 	return nil

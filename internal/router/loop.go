@@ -79,7 +79,7 @@ const (
 func (s *session) loopEligible() bool {
 	_, tcp := s.nc.(*net.TCPConn)
 	return tcp && s.client.NetConn() == s.nc && s.binding == nil && s.svc.diff == nil &&
-		s.svc.backendTLS == nil
+		s.svc.backendTLS == nil && !s.client.Compressed() && len(s.svc.cfg.CompressRegions) == 0
 }
 
 // looping reports whether the session runs on the loop's side now.

@@ -297,6 +297,11 @@ func (s *session) dispatch(req *protocol.Request) error {
 // stands (in a transaction, pinned, ...).
 func (s *session) query(req *protocol.Request) error {
 	sql := string(req.Payload[1:])
+	if mayDescribeConnection(sql) {
+		if r, ok := s.connectionAnswer(sql); ok {
+			return s.answerConnection(req, r)
+		}
+	}
 	if isKill(sql) {
 		if s.looping() {
 			return errWouldBlock

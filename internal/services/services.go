@@ -142,6 +142,11 @@ func newFollower(cfg Config, r Region, svc topology.Service, client *http.Client
 	if rcfg.Kind == router.ReadConnRoute {
 		rcfg.RegionOrder = router.RegionsByRTT(cfg.Topology, svc.Region)
 	}
+	for _, other := range cfg.Topology.Regions {
+		if cfg.Topology.Compressed(svc.Region, other.Name) {
+			rcfg.CompressRegions = append(rcfg.CompressRegions, other.Name)
+		}
+	}
 	rcfg.Logger = cfg.Logger
 	holder := &lease.Holder{}
 	view := router.NewLiveView(router.View{Nodes: map[string]router.NodeView{}, Lease: holder})

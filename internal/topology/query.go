@@ -99,6 +99,17 @@ func (t *Topology) RTT(a, b string) time.Duration {
 	return 0
 }
 
+// Compressed reports whether the link between regions a and b asks for
+// the compressed protocol (Link.Compress).
+func (t *Topology) Compressed(a, b string) bool {
+	for _, l := range t.Links {
+		if (l.Between[0] == a && l.Between[1] == b) || (l.Between[0] == b && l.Between[1] == a) {
+			return l.Compress
+		}
+	}
+	return false
+}
+
 // ServerID is the node's server_id: explicit, or generated as its cluster's
 // region domain * 100 + its position in the cluster (eu, domain 1: 101, 102 ...).
 // The cluster's region is used even for a Galera node placed in another

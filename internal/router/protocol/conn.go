@@ -73,6 +73,8 @@ type Conn struct {
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	readBuf int
+	// zip is the compressed protocol's layer, once Compress is called.
+	zip     *compressor
 	side    Side
 	seq     uint8
 	written uint64
@@ -103,6 +105,16 @@ func (c *Conn) Upgrade(nc net.Conn) { c.net, c.sock, c.closer, c.rd = nc, nc, nc
 // the same connection, keeping what is buffered. Only valid after Buffer,
 // between responses.
 func (c *Conn) Adopt(sock io.ReadWriteCloser) { c.sock, c.closer = sock, sock }
+
+// Compress switches to the compressed protocol; call it once the
+// connection phase is over, before anything else is read or written.
+func (c *Conn) Compress() {
+	c.zip = newCompressor(c.sock)
+	c.sock = c.zip
+}
+
+// Compressed reports whether the connection speaks the compressed protocol.
+func (c *Conn) Compressed() bool { return c.zip != nil }
 
 // Buffer starts buffered reads; call it once the connection phase is over.
 func (c *Conn) Buffer() {
@@ -161,7 +173,12 @@ func (c *Conn) PacketBuffered() bool {
 }
 
 // ResetSeq starts a new command exchange.
-func (c *Conn) ResetSeq() { c.seq = 0 }
+func (c *Conn) ResetSeq() {
+	c.seq = 0
+	if c.zip != nil {
+		c.zip.seq = 0
+	}
+}
 
 func (c *Conn) writer() *bufio.Writer {
 	if c.bw == nil {
@@ -243,7 +260,14 @@ func (c *Conn) PeerSpoke() (spoke, reset bool) {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return true, false
 	}
-	if s, ok := c.sock.(*socket); ok {
+	sock := c.sock
+	if c.zip != nil {
+		if len(c.zip.in) > 0 {
+			return true, false
+		}
+		sock = c.zip.rw
+	}
+	if s, ok := sock.(*socket); ok {
 		return s.spoke()
 	}
 	return false, false

@@ -15,7 +15,9 @@ type Login struct {
 	// Caps are the capabilities wanted; only those the server has are kept.
 	Caps uint32
 	// ExtCaps are MariaDB's extended capabilities wanted, likewise.
-	ExtCaps   uint32
+	ExtCaps uint32
+	// Compress asks for the compressed protocol when the server offers it.
+	Compress  bool
 	Charset   uint8
 	MaxPacket uint32
 	Attrs     []byte
@@ -62,6 +64,9 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 		return nil, g, 0, fmt.Errorf("server %q lacks protocol 4.1 with plugin authentication", g.Version)
 	}
 	caps := (l.Caps | required) & g.Caps &^ (ClientSSL | ClientCompress)
+	if l.Compress {
+		caps |= g.Caps & ClientCompress
+	}
 	caps &^= ClientConnectWithDB
 	if l.DB != "" {
 		caps |= ClientConnectWithDB
@@ -107,6 +112,9 @@ func Connect(nc net.Conn, l Login) (*Conn, Greeting, uint32, error) {
 		case len(p) == 0:
 			return nil, g, 0, fmt.Errorf("%w: empty authentication reply", ErrMalformed)
 		case p[0] == headerOK:
+			if resp.Caps&ClientCompress != 0 {
+				c.Compress()
+			}
 			c.Buffer()
 			return c, g, resp.Caps, nil
 		case p[0] == headerERR:

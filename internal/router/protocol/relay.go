@@ -34,6 +34,8 @@ type Layout struct {
 	DeprecateEOF bool
 	// CacheMetadata is MariaDB's MARIADB_CLIENT_CACHE_METADATA.
 	CacheMetadata bool
+	// ExtendedTypeInfo is MariaDB's MARIADB_CLIENT_EXTENDED_TYPE_INFO.
+	ExtendedTypeInfo bool
 }
 
 // metadataFollows reads a column count packet: the count, and whether
