@@ -136,8 +136,13 @@ func testConnRouteServerLost(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	if node := who(t, onConn{conn}, whoami); node != "eu-2" {
+		t.Fatalf("served by %s, want eu-2", node)
+	}
+	// CONNECTION_ID() is the router's id for the client's connection: the
+	// backend's is in the server's process list.
 	var id int64
-	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+	if err := f.admin["eu-2"].QueryRow("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? ORDER BY ID DESC LIMIT 1", f.app.User).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.admin["eu-2"].Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
