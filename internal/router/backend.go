@@ -166,21 +166,26 @@ func (s *session) endTransaction() {
 
 // primaryBackend is the session's connection to the current primary,
 // opened (or reopened after the primary moved) when needed. A transaction
-// that ran on a primary that moved is lost, and the client is told so.
+// that ran on a primary that moved, or whose lease lapsed, is replayed on
+// the new primary when it can be (replay.go); otherwise it is lost, and
+// the client is told so.
 func (s *session) primaryBackend(v View) (*backend, error) {
 	if !leaseAllows(v, time.Now()) {
+		if s.looping() {
+			return nil, errWouldBlock
+		}
 		if b := s.primary; b != nil && s.inTransactionOn(b) {
 			// Its COMMIT must not reach a primary the lease no longer
 			// covers: closing the connection rolls the transaction back.
 			s.drop(b)
-			s.endTransaction()
-			return nil, errNoLease
-		}
-		if s.looping() {
-			return nil, errWouldBlock
+			if !s.replayLater() {
+				s.endTransaction()
+				return nil, errNoLease
+			}
 		}
 		var ok bool
 		if v, ok = s.awaitLease(); !ok {
+			s.abandonReplay()
 			return nil, errNoLease
 		}
 	}
@@ -188,22 +193,30 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 		if b.node == v.Primary && current(v, b.node, b.addr) {
 			return b, nil
 		}
+		if s.looping() {
+			return nil, errWouldBlock
+		}
 		lost := s.inTransactionOn(b)
 		s.log.Info("primary moved: reconnecting", "from", b.node, "to", v.Primary)
 		s.drop(b)
-		if lost {
+		if lost && !s.replayLater() {
 			s.endTransaction()
 			return nil, errTxLost("primary")
 		}
 	}
 	if !primaryUsable(v) {
+		s.abandonReplay()
 		return nil, errNoPrimary
 	}
 	b, err := s.connect(v.Primary, v.Nodes[v.Primary])
 	if err != nil {
+		s.abandonReplay()
 		return nil, err
 	}
 	s.primary = b
+	if err := s.replayPending(b); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -230,6 +243,15 @@ func leaseAllows(v View, now time.Time) bool {
 // The view is read again at each lease change, since the primary it names
 // moves too.
 func (s *session) awaitLease() (View, bool) {
+	s.svc.replay.holds.Add(1)
+	v, ok := s.holdForLease()
+	if !ok {
+		s.svc.replay.holdTimeouts.Add(1)
+	}
+	return v, ok
+}
+
+func (s *session) holdForLease() (View, bool) {
 	deadline := time.Now().Add(s.svc.writeHold)
 	for {
 		v := s.svc.view.View()

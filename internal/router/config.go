@@ -82,6 +82,10 @@ type ServiceConfig struct {
 	// CausalReadsTimeout bounds that wait (default 500 ms); past it the
 	// read goes to the primary, even with master_accept_reads off.
 	CausalReadsTimeout time.Duration
+	// TransactionReplayLimit bounds the transactions replayed on a new
+	// primary after a switchover or failover (the bytes of their
+	// statements); nil means DefaultReplayLimit, 0 turns replay off.
+	TransactionReplayLimit *int
 	// CompressRegions are the regions whose servers the router reaches
 	// with MariaDB's compressed protocol (links with compress: true).
 	CompressRegions []string
@@ -119,7 +123,7 @@ const DefaultWriteHold = 2 * time.Second
 
 // kindOptions are the topology options each service kind takes.
 var kindOptions = map[string][]string{
-	ReadWriteSplit: {"causal_reads", "causal_reads_timeout", "master_accept_reads", "max_replication_lag", "write_hold"},
+	ReadWriteSplit: {"causal_reads", "causal_reads_timeout", "master_accept_reads", "max_replication_lag", "transaction_replay_max_size", "write_hold"},
 	ReadConnRoute:  {"connect_to", "max_replication_lag"},
 	Diff:           {"diff_timeout", "diff_writes", "main", "other"},
 }
@@ -169,6 +173,10 @@ func ConfigFromTopology(svc topology.Service) (ServiceConfig, error) {
 			cfg.CausalReads, err = causalOption(value)
 		case name == "causal_reads_timeout":
 			cfg.CausalReadsTimeout, err = durationOption(value)
+		case name == "transaction_replay_max_size":
+			var n int
+			n, err = sizeOption(value)
+			cfg.TransactionReplayLimit = &n
 		case name == "write_hold":
 			var hold time.Duration
 			hold, err = durationOption(value)
@@ -267,6 +275,29 @@ func durationOption(v any) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("%v is not a duration (write \"2s\" or a number of seconds)", v)
+}
+
+// sizeOption reads a byte count: a number, or a string with a KiB or MiB
+// suffix.
+func sizeOption(v any) (int, error) {
+	switch v := v.(type) {
+	case int:
+		if v >= 0 {
+			return v, nil
+		}
+	case string:
+		for _, u := range []struct {
+			suffix string
+			n      int
+		}{{"MiB", 1 << 20}, {"KiB", 1 << 10}, {"", 1}} {
+			if num, ok := strings.CutSuffix(strings.TrimSpace(v), u.suffix); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(num)); err == nil && n >= 0 {
+					return n * u.n, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("%v is not a size (write a number of bytes, or \"1MiB\")", v)
 }
 
 func stringOption(v any) (string, error) {

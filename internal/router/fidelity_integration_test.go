@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/meridian-geo/meridian/internal/router"
 )
 
 // TestFidelity checks, with real drivers against the router and directly
@@ -23,6 +26,8 @@ func TestFidelity(t *testing.T) {
 	t.Run("AuthPlugins", func(t *testing.T) { testAuthPlugins(t, f) })
 	t.Run("MariaDBConnector", func(t *testing.T) { testMariaDBConnector(t, f) })
 	t.Run("Compression", func(t *testing.T) { testCompression(t, f) })
+	// Last: it promotes eu-2.
+	t.Run("TransactionReplayedOnNewPrimary", func(t *testing.T) { testTransactionReplay(t, f) })
 }
 
 // directConfig is appConfig pointed at the primary eu-1 itself.
@@ -258,5 +263,72 @@ func testCompression(t *testing.T, f *fixture) {
 		if n != 26_000_000 || short != "short" || compression != "ON" {
 			t.Errorf("%s, compressed: length %d, %q, Compression %s", side.name, n, short, compression)
 		}
+	}
+}
+
+// testTransactionReplay moves the primary to eu-2 while a client's
+// transaction is open on eu-1 (a switchover: eu-1 made read-only, eu-2
+// caught up and promoted, the view changed): the client's next statement
+// and its COMMIT succeed, on eu-2, where the transaction's writes are
+// applied exactly once; eu-1 rolled them back.
+func testTransactionReplay(t *testing.T, f *fixture) {
+	if _, err := f.admin["eu-1"].Exec("CREATE TABLE meridian_test.replayed (id INT PRIMARY KEY, v VARCHAR(10))"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitReplicated(t, "eu-2", "us-1")
+	view := router.NewLiveView(f.base)
+	svc := f.startServiceOn(t, router.ServiceConfig{Name: "eu-replay"}, view)
+	cfg := f.appConfig()
+	cfg.Addr = svc.Addr().String()
+	db := openDB(t, cfg)
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, step := range []func() error{
+		func() error { _, err := tx.Exec("INSERT INTO replayed VALUES (1, 'before')"); return err },
+		func() error { return tx.QueryRow("SELECT COUNT(*) FROM replayed").Scan(&n) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The switchover: eu-1 read-only, eu-2 caught up and writable.
+	if _, err := f.admin["eu-1"].Exec("SET GLOBAL read_only = 1"); err != nil {
+		t.Fatal(err)
+	}
+	f.waitReplicated(t, "eu-2")
+	for _, stmt := range []string{"STOP ALL SLAVES", "SET GLOBAL read_only = 0"} {
+		if _, err := f.admin["eu-2"].Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view.Set(f.changed(func(v *router.View) {
+		v.Primary = "eu-2"
+		for name, n := range v.Nodes {
+			n.Writer = name == "eu-2"
+			v.Nodes[name] = n
+		}
+	}))
+	if _, err := tx.Exec("INSERT INTO replayed VALUES (2, 'after')"); err != nil {
+		t.Fatalf("the transaction's next statement after the primary moved: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("COMMIT after the primary moved: %v", err)
+	}
+	var rows, sum int
+	if err := f.admin["eu-2"].QueryRow("SELECT COUNT(*), SUM(id) FROM meridian_test.replayed").Scan(&rows, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.admin["eu-1"].QueryRow("SELECT COUNT(*) FROM meridian_test.replayed").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 2 || sum != 3 || n != 0 {
+		t.Errorf("new primary eu-2 holds %d rows (ids summing to %d), old primary eu-1 %d: want 2 rows, 3, and 0", rows, sum, n)
+	}
+	if st := svc.Stats().Failover; st.Replays != 1 || st.ReplayMismatches != 0 {
+		t.Errorf("failover stats %+v, want one replay", st)
 	}
 }

@@ -309,6 +309,7 @@ func (s *session) resetConnection() error {
 // resetState forgets the session's state: transaction, session commands,
 // prepared statements, options.
 func (s *session) resetState() {
+	s.tx = nil
 	s.cls.Reset()
 	clear(s.stmts)
 	s.lastStmt = 0

@@ -51,6 +51,10 @@ type Service struct {
 	// committed is the newest GTID per domain the sessions saw committed
 	// (causal_reads global).
 	committed committedGTIDs
+	// replayLimit bounds the transactions kept for a replay (0: none);
+	// replay counts holds, retries and replays.
+	replayLimit int
+	replay      replayCounters
 
 	connIDs atomic.Uint32
 	server  atomic.Pointer[serverInfo]
@@ -83,6 +87,7 @@ type nodeCounters struct {
 type Stats struct {
 	Sessions int
 	Backends map[string]BackendStats
+	Failover FailoverStats
 }
 
 // BackendStats are one node's figures as seen by a service.
@@ -135,6 +140,10 @@ func NewService(cfg ServiceConfig, view ViewSource, accounts AccountSource) (*Se
 	s.writeHold = DefaultWriteHold
 	if cfg.WriteHold != nil {
 		s.writeHold = *cfg.WriteHold
+	}
+	s.replayLimit = DefaultReplayLimit
+	if cfg.TransactionReplayLimit != nil {
+		s.replayLimit = *cfg.TransactionReplayLimit
 	}
 	var err error
 	if s.clientTLS, err = clientTLS(cfg.TLS, cfg.Name); err != nil {
@@ -235,7 +244,7 @@ func (s *Service) Close() error {
 func (s *Service) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Sessions: len(s.sessions), Backends: make(map[string]BackendStats, len(s.nodes))}
+	st := Stats{Sessions: len(s.sessions), Backends: make(map[string]BackendStats, len(s.nodes)), Failover: s.replay.stats()}
 	for name, c := range s.nodes {
 		st.Backends[name] = BackendStats{Queries: c.queries.Load(), Connections: c.conns.Load(), Outstanding: c.outstanding.Load()}
 	}

@@ -99,6 +99,12 @@ type session struct {
 	// resetClient closes the client connection with a TCP reset, as the
 	// server reset the backend connection whose end it passes on.
 	resetClient bool
+	// tx is the open transaction as far as a replay needs it (replay.go),
+	// and answerSum the checksum of the answer being relayed.
+	tx        *txLog
+	answerSum uint32
+	// retrying is set while a failed read runs again (retryRead).
+	retrying bool
 
 	// mu guards netConns, the session's open backend sockets (and, on an
 	// event loop, its client socket), which Service.Close cuts from
@@ -350,6 +356,9 @@ func (s *session) await(b *backend, req *protocol.Request, payload []byte, a aft
 // relay failed with err).
 func (s *session) finish(b *backend, req *protocol.Request, a after, out protocol.Outcome, err error) error {
 	if err != nil {
+		if retried, err := s.retryRead(req, b, a, err); retried {
+			return err
+		}
 		return s.recover(req, b, err)
 	}
 	if a.st != nil && out.Status&protocol.StatusCursorExists != 0 {
@@ -359,6 +368,7 @@ func (s *session) finish(b *backend, req *protocol.Request, a after, out protoco
 		s.cls.Commit(a.sql, a.class)
 	}
 	s.observe(b, out)
+	s.noteForReplay(b, req, a, out)
 	return nil
 }
 
@@ -445,6 +455,7 @@ func (s *session) onPrimary(req *protocol.Request, answer func(*protocol.Relay) 
 	if err != nil {
 		return s.recover(req, b, err)
 	}
+	s.notReplayable("a command other than a statement")
 	s.observe(b, out)
 	return nil
 }
@@ -492,6 +503,7 @@ func (s *session) relayAnswer(b *backend, answer func(*protocol.Relay) (protocol
 	defer b.stats.outstanding.Add(-1)
 	s.relay.Backend = b.conn
 	s.relay.BackendTracks = b.caps&protocol.ClientSessionTrack != 0
+	s.checksumFor(b)
 	out, err := answer(&s.relay)
 	if err != nil {
 		return out, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"sync"
@@ -333,8 +334,8 @@ func (c *Conn) read(p []byte) error {
 
 // copyTo moves n bytes from c's read buffer to dst's write buffer (or drops
 // them when dst is nil) without allocating, adding them to the row being
-// tallied when t is not nil.
-func (c *Conn) copyTo(dst *Conn, n int, t *Tally) error {
+// tallied when t is not nil and to the checksum sum when it is not nil.
+func (c *Conn) copyTo(dst *Conn, n int, t *Tally, sum *uint32) error {
 	for n > 0 {
 		if c.br.Buffered() == 0 {
 			if _, err := c.br.Peek(1); err != nil {
@@ -342,10 +343,13 @@ func (c *Conn) copyTo(dst *Conn, n int, t *Tally) error {
 			}
 		}
 		k := min(n, c.br.Buffered())
-		if dst != nil || t != nil {
+		if dst != nil || t != nil || sum != nil {
 			b, _ := c.br.Peek(k)
 			if t != nil {
 				t.hashRow(b)
+			}
+			if sum != nil {
+				*sum = crc32.Update(*sum, crc32.IEEETable, b)
 			}
 			if dst != nil {
 				if err := dst.write(b); err != nil {
@@ -366,7 +370,7 @@ func (c *Conn) copyTo(dst *Conn, n int, t *Tally) error {
 // relayed; the caller goes on packet by packet, which also reports any
 // broken sequence id. A 100-row answer thus costs one copy instead of a
 // header read, a peek and two writes per row.
-func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (int, error) {
+func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool, sum *uint32) (int, error) {
 	if c.br == nil {
 		return 0, nil
 	}
@@ -384,6 +388,9 @@ func (c *Conn) forwardBuffered(dst *Conn, limit int, rows bool) (int, error) {
 		if dst != nil {
 			// The buffer is c's own and the bytes are discarded below.
 			h[3] = dst.seq + uint8(count)
+		}
+		if sum != nil {
+			*sum = crc32.Update(*sum, crc32.IEEETable, h[4:4+n])
 		}
 		off += 4 + n
 		count++

@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 )
 
@@ -23,6 +24,10 @@ type Relay struct {
 	// Tally, when set, sums up each response as it passes (Results only):
 	// a diff service compares two servers' answers without holding them.
 	Tally *Tally
+	// Checksum, when set, accumulates a CRC-32 of every payload relayed
+	// (headers left out): an answer replayed on another server must match
+	// the one the client got.
+	Checksum *uint32
 
 	scratch []byte
 }
@@ -154,7 +159,7 @@ func (r *Relay) Rows() (Outcome, error) {
 func (r *Relay) rows(out *Outcome) (bool, error) {
 	for {
 		if r.Tally == nil {
-			if _, err := r.Backend.forwardBuffered(r.Client, math.MaxInt, true); err != nil {
+			if _, err := r.Backend.forwardBuffered(r.Client, math.MaxInt, true, r.Checksum); err != nil {
 				return false, err
 			}
 		}
@@ -277,6 +282,13 @@ func (r *Relay) forwardRow(n int) error {
 	return nil
 }
 
+// sum adds payload bytes to the checksum, when one is kept.
+func (r *Relay) sum(p []byte) {
+	if r.Checksum != nil {
+		*r.Checksum = crc32.Update(*r.Checksum, crc32.IEEETable, p)
+	}
+}
+
 // forward relays the rest of a logical packet whose header is read, adding
 // its bytes to t's current row when t is not nil.
 func (r *Relay) forward(n int, t *Tally) error {
@@ -286,7 +298,7 @@ func (r *Relay) forward(n int, t *Tally) error {
 				return err
 			}
 		}
-		if err := r.Backend.copyTo(r.Client, n, t); err != nil {
+		if err := r.Backend.copyTo(r.Client, n, t, r.Checksum); err != nil {
 			return err
 		}
 		if n < MaxPayload {
@@ -302,7 +314,7 @@ func (r *Relay) forward(n int, t *Tally) error {
 // forwardPackets relays count whole logical packets.
 func (r *Relay) forwardPackets(count int) error {
 	for count > 0 {
-		k, err := r.Backend.forwardBuffered(r.Client, count, false)
+		k, err := r.Backend.forwardBuffered(r.Client, count, false, r.Checksum)
 		if err != nil {
 			return err
 		}
@@ -361,6 +373,11 @@ func (r *Relay) ok(n int, header byte, out *Outcome) (bool, error) {
 			out.LastGTID = gtid
 		}
 	}
+	if r.Checksum != nil {
+		// Without session state, which only the client may track.
+		r.sum(OK{AffectedRows: ok.AffectedRows, InsertID: ok.InsertID, Status: ok.Status &^ StatusSessionStateChange,
+			Warnings: ok.Warnings}.Append(r.scratch[len(r.scratch):len(r.scratch)], header, false))
+	}
 	if r.BackendTracks && !r.ClientTracks {
 		// Re-encode after p: ok's slices alias p.
 		p = ok.Append(p[len(p):], header, false)
@@ -376,6 +393,7 @@ func (r *Relay) eof(n int, out *Outcome) (bool, error) {
 	if out.Status, err = eofStatus(p); err != nil {
 		return false, r.Backend.fail(err)
 	}
+	r.sum(p)
 	return out.Status&StatusMoreResultsExist != 0, r.emit(p)
 }
 
@@ -387,6 +405,7 @@ func (r *Relay) err(n int, out *Outcome) error {
 	if out.Err, err = ParseERR(p); err != nil {
 		return r.Backend.fail(err)
 	}
+	r.sum(p)
 	if r.Tally != nil {
 		r.Tally.ErrorCode = out.Err.Code
 	}
@@ -413,7 +432,7 @@ func (r *Relay) infile(n int) error {
 		if err := r.Backend.writeHeader(n); err != nil {
 			return err
 		}
-		if err := r.Client.copyTo(r.Backend, n, nil); err != nil {
+		if err := r.Client.copyTo(r.Backend, n, nil, nil); err != nil {
 			return err
 		}
 		if n == 0 {

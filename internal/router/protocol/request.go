@@ -11,7 +11,14 @@ type Request struct {
 	conn    *Conn
 	left    int  // unread bytes of the current packet
 	more    bool // the current packet is MaxPayload long: another follows
+	// streamed: Payload held only the head of the command when it was
+	// forwarded.
+	streamed bool
 }
+
+// Streamed reports whether the command was forwarded with more than its
+// Payload (the rest streamed from the client's connection).
+func (r *Request) Streamed() bool { return r.streamed }
 
 // ReadRequest starts a command exchange and reads a request, at most head
 // bytes of it into buf.
@@ -73,6 +80,7 @@ func (r *Request) Forward(dst *Conn, payload []byte) error {
 		}
 		return dst.Flush()
 	}
+	r.streamed = true
 	n := len(payload) + r.left
 	for {
 		if err := dst.writeHeader(n); err != nil {
@@ -84,7 +92,7 @@ func (r *Request) Forward(dst *Conn, payload []byte) error {
 			}
 			payload = nil
 		}
-		if err := r.conn.copyTo(dst, r.left, nil); err != nil {
+		if err := r.conn.copyTo(dst, r.left, nil, nil); err != nil {
 			return err
 		}
 		r.left = 0
@@ -110,7 +118,7 @@ func (r *Request) Skip() error {
 			r.left, r.more = n, n == MaxPayload
 			continue
 		}
-		if err := r.conn.copyTo(nil, r.left, nil); err != nil {
+		if err := r.conn.copyTo(nil, r.left, nil, nil); err != nil {
 			return err
 		}
 		r.left = 0
