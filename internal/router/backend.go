@@ -168,8 +168,43 @@ func (s *session) endTransaction() {
 // opened (or reopened after the primary moved) when needed. A transaction
 // that ran on a primary that moved, or whose lease lapsed, is replayed on
 // the new primary when it can be (replay.go); otherwise it is lost, and
-// the client is told so.
+// the client is told so. While no primary can be reached (it died and the
+// controller has not failed over yet) the statement is held, up to the
+// write hold, for the view to name one that answers.
 func (s *session) primaryBackend(v View) (*backend, error) {
+	var held time.Time
+	for {
+		b, err := s.primaryOnce(v)
+		if err == nil || !unreachable(err) || s.looping() {
+			if err != nil {
+				s.abandonReplay()
+			}
+			return b, err
+		}
+		if held.IsZero() {
+			held = time.Now()
+			s.svc.replay.holds.Add(1)
+		}
+		if time.Since(held) >= s.svc.writeHold {
+			s.svc.replay.holdTimeouts.Add(1)
+			s.abandonReplay()
+			return nil, err
+		}
+		time.Sleep(viewRecheck)
+		v = s.svc.view.View()
+	}
+}
+
+// unreachable reports whether a failure to open the primary's connection
+// is one a failover may cure: no primary, or one that does not answer
+// (not a server's refusal of the login).
+func unreachable(err error) bool {
+	var se *protocol.ServerError
+	return errors.Is(err, errNoPrimary) || (!errors.As(err, &se) && !errors.Is(err, errWouldBlock) && !errors.Is(err, net.ErrClosed))
+}
+
+// primaryOnce is one attempt of primaryBackend.
+func (s *session) primaryOnce(v View) (*backend, error) {
 	if !leaseAllows(v, time.Now()) {
 		if s.looping() {
 			return nil, errWouldBlock
@@ -185,7 +220,6 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 		}
 		var ok bool
 		if v, ok = s.awaitLease(); !ok {
-			s.abandonReplay()
 			return nil, errNoLease
 		}
 	}
@@ -205,12 +239,10 @@ func (s *session) primaryBackend(v View) (*backend, error) {
 		}
 	}
 	if !primaryUsable(v) {
-		s.abandonReplay()
 		return nil, errNoPrimary
 	}
 	b, err := s.connect(v.Primary, v.Nodes[v.Primary])
 	if err != nil {
-		s.abandonReplay()
 		return nil, err
 	}
 	s.primary = b

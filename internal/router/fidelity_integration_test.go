@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -167,7 +168,15 @@ func testAuthPlugins(t *testing.T, f *fixture) {
 		cfg.AllowNativePasswords = true
 		db := openDB(t, cfg)
 		var current string
-		err := db.QueryRow("SELECT CURRENT_USER()").Scan(&current)
+		var err error
+		// go-sql-driver drops a trailing 0 byte from the server's 32-byte
+		// ed25519 nonce and then refuses it as malformed (1 login in 256,
+		// directly as through the router): such a login is tried again.
+		for range 4 {
+			if err = db.QueryRow("SELECT CURRENT_USER()").Scan(&current); !errors.Is(err, mysql.ErrMalformPkt) {
+				break
+			}
+		}
 		return current, err
 	}
 	for _, c := range []struct {
