@@ -207,7 +207,15 @@ func (w *txWriter) phase() map[string]int {
 
 func (w *txWriter) waitCommits(t *testing.T, n int, limit time.Duration) {
 	t.Helper()
-	waitFor(t, limit, fmt.Sprintf("%d transactions committed", n), func() bool { return len(w.committedIDs()) >= n })
+	deadline := time.Now().Add(limit)
+	for len(w.committedIDs()) < n {
+		if time.Now().After(deadline) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			t.Fatalf("%d transactions committed, not %d, within %s; errors %v", len(w.committed), n, limit, w.errors)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (w *txWriter) halt() {
