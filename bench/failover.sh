@@ -16,7 +16,9 @@ run() { go test -count=1 -run "$1" -v ./internal/controller/ "${@:2}" 2>&1 | gre
 meridian=$(run 'TestChaosRegionLoss$')
 naive=$(run 'TestChaosRegionLoss$' -args -confirmations=30)
 switch=$(run 'TestChaosSwitchover$')
-echo "$meridian" "$naive" "$switch" >"$log"
+txs=$(go test -count=1 -run 'TestChaosTransactions$' -v ./internal/controller/ -args -transactions 2>&1 |
+  grep -E 'chaos_transactions_test.go' | sed 's/^ *chaos_transactions_test.go:[0-9]*: //')
+echo "$meridian" "$naive" "$switch" "$txs" >"$log"
 
 rto() { echo "$1" | sed -n 's/^RTO.*: \([0-9.]*m\?s\)$/\1/p' | head -1; }
 acked() { echo "$1" | sed -n 's/.* \([0-9]*\) writes acknowledged, \([0-9]*\) of them missing.*/\1 acknowledged, \2 missing/p' | head -1; }
@@ -40,6 +42,16 @@ clients see a pause, not errors; none of the acknowledged writes is lost):
 |---|---|---|---|
 $(pause eu-1 us-1)
 $(pause us-1 eu-1)
+
+Transactions through a switchover and then a region failover (\`TestChaosTransactions\`, \`-transactions\`):
+a writer commits small transactions (an insert and an update of a running total) about
+100 times a second through \`us-rw\`; the switchover eu-1 → us-1, then region us killed
+(failover back to eu-1). The routers hold statements and replay a transaction open on
+the old primary; a COMMIT whose answer was lost cannot be replayed.
+
+\`\`\`
+$txs
+\`\`\`
 <!-- failover:end -->"
 publish_block failover "## Failover and switchover" "$table"
 echo "$table"

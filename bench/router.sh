@@ -2,8 +2,12 @@
 # Measures the router against a plain TCP proxy in one run: sysbench
 # oltp_point_select and oltp_read_only (16 threads, 4 tables x 20000 rows)
 # straight to the server, through HAProxy in TCP mode, through the plainest
-# Go TCP proxy, and through Meridian's readwritesplit router; then the
-# router's memory per idle client connection (1000 connections held).
+# Go TCP proxy, and through Meridian's readwritesplit router (default
+# options: causal_reads local); point selects again over TLS (HAProxy
+# terminating TLS as the baseline); and causal-read sessions, autocommit
+# writes each followed by reads (oltp_read_write without transactions),
+# where the router's reads wait on the replica for the session's writes;
+# then the router's memory per idle client connection (1000 held).
 # Writes the table into docs/BENCHMARKS.md.
 #
 # The machine is shared by sysbench, the servers and the proxy, and its
@@ -50,6 +54,15 @@ sb() { # sb WORKLOAD HOST:PORT COMMAND [options]
     --mysql-user="$user" --mysql-password="$password" --mysql-db=sbtest \
     --tables=4 --table-size=20000 "$@" "$cmd"
 }
+# The cases: a sysbench workload, its options, and whether clients use TLS.
+cases=(point_select read_only point_select_tls causal)
+declare -A workload=([point_select]=oltp_point_select [read_only]=oltp_read_only
+  [point_select_tls]=oltp_point_select [causal]=oltp_read_write)
+declare -A options=([point_select]="" [read_only]="" [point_select_tls]="--mysql-ssl=on"
+  [causal]="--skip_trx=on")
+declare -A label=([point_select]='`oltp_point_select`' [read_only]='`oltp_read_only`'
+  [point_select_tls]='`oltp_point_select`, TLS (HAProxy terminates it)'
+  [causal]='`oltp_read_write --skip_trx=on` (causal reads: a read after a write waits on the replica)')
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 client "$primary" "CREATE DATABASE sbtest"
@@ -59,24 +72,31 @@ until [ "$(client "$replica" "SELECT COUNT(*) FROM sbtest.sbtest4" 2>/dev/null)"
 # The baselines go to the server the router uses for the workload: the
 # replica serves point selects, the primary serves read-only transactions
 # (a plain BEGIN is a read-write transaction to the router).
-declare -A server=([oltp_point_select]=$replica [oltp_read_only]=$primary)
+# (The causal case writes: its baselines go to the primary, which serves
+# its writes and, when a replica wait would exceed the timeout, its reads.)
+declare -A server=([point_select]=$replica [read_only]=$primary [point_select_tls]=$replica [causal]=$primary)
 declare -A haproxy_addr goproxy_addr
-for w in oltp_point_select oltp_read_only; do
-  haproxy_addr[$w]=127.0.0.1:$(free_port)
-  goproxy_addr[$w]=127.0.0.1:$(free_port)
+for c in "${cases[@]}"; do
+  haproxy_addr[$c]=127.0.0.1:$(free_port)
+  goproxy_addr[$c]=127.0.0.1:$(free_port)
 done
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout "$work/haproxy.key" -out "$work/haproxy.crt" 2>/dev/null
+cat "$work/haproxy.crt" "$work/haproxy.key" >"$work/haproxy.pem"
 {
   printf 'global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n'
-  for w in oltp_point_select oltp_read_only; do
-    printf 'listen %s\n  bind %s\n  server db %s\n' "$w" "${haproxy_addr[$w]}" "${server[$w]}"
+  for c in "${cases[@]}"; do
+    ssl=
+    [ "$c" = point_select_tls ] && ssl=" ssl crt $work/haproxy.pem"
+    printf 'listen %s\n  bind %s%s\n  server db %s\n' "$c" "${haproxy_addr[$c]}" "$ssl" "${server[$c]}"
   done
 } >"$work/haproxy.cfg"
 haproxy -db -f "$work/haproxy.cfg" 2>"$work/haproxy.log" &
 haproxy_pid=$!
-"$work/routerbench" tcpproxy "${goproxy_addr[oltp_point_select]}=$replica" "${goproxy_addr[oltp_read_only]}=$primary" 2>"$work/goproxy.log" &
+"$work/routerbench" tcpproxy "${goproxy_addr[point_select]}=$replica" "${goproxy_addr[read_only]}=$primary" \
+  "${goproxy_addr[causal]}=$primary" 2>"$work/goproxy.log" &
 goproxy_pid=$!
-for w in oltp_point_select oltp_read_only; do
-  for addr in "${haproxy_addr[$w]}" "${goproxy_addr[$w]}"; do
+for c in point_select read_only causal; do
+  for addr in "${haproxy_addr[$c]}" "${goproxy_addr[$c]}"; do
     until client "$addr" "SELECT 1" >/dev/null 2>&1; do
       kill -0 "$haproxy_pid" && kill -0 "$goproxy_pid" || { cat "$work/haproxy.log" "$work/goproxy.log" >&2; exit 1; }
       sleep 0.1
@@ -85,7 +105,10 @@ for w in oltp_point_select oltp_read_only; do
 done
 
 targets=(direct haproxy goproxy router)
-target_addr() { # target_addr WORKLOAD TARGET
+targets_of() { # targets_of CASE: the Go proxy does not speak TLS
+  if [ "$1" = point_select_tls ]; then echo direct haproxy router; else echo "${targets[@]}"; fi
+}
+target_addr() { # target_addr CASE TARGET
   case $2 in
     direct) echo "${server[$1]}" ;;
     haproxy) echo "${haproxy_addr[$1]}" ;;
@@ -104,14 +127,19 @@ cpu_ticks() { # cpu_ticks TARGET: user+system clock ticks of its proxy so far
 }
 declare -A txs secs p95s queries ticks
 slice=$((duration / rounds))
-for w in oltp_point_select oltp_read_only; do
-  for t in "${targets[@]}"; do
-    sb "$w" "$(target_addr "$w" "$t")" run --threads="$threads" --time=3 >/dev/null # warm-up
+for w in "${cases[@]}"; do
+  opts() { # opts TARGET: the case's options (no TLS straight to the server)
+    if [ "$1" = direct ]; then echo "${options[$w]}" | sed 's/--mysql-ssl=on//'; else echo "${options[$w]}"; fi
+  }
+  for t in $(targets_of "$w"); do
+    # shellcheck disable=SC2046
+    sb "${workload[$w]}" "$(target_addr "$w" "$t")" run --threads="$threads" --time=3 $(opts "$t") >/dev/null # warm-up
   done
   for r in $(seq "$rounds"); do
-    for t in "${targets[@]}"; do
+    for t in $(targets_of "$w"); do
       before=$(cpu_ticks "$t")
-      out=$(sb "$w" "$(target_addr "$w" "$t")" run --threads="$threads" --time="$slice" --percentile=95)
+      # shellcheck disable=SC2046
+      out=$(sb "${workload[$w]}" "$(target_addr "$w" "$t")" run --threads="$threads" --time="$slice" --percentile=95 $(opts "$t"))
       ticks[$w/$t]=$(( ${ticks[$w/$t]:-0} + $(cpu_ticks "$t") - before ))
       queries[$w/$t]=$(( ${queries[$w/$t]:-0} + $(sed -n 's/.*queries: *\([0-9]*\) .*/\1/p' <<<"$out") ))
       n=$(sed -n 's/.*transactions: *\([0-9]*\) .*/\1/p' <<<"$out")
@@ -145,18 +173,21 @@ echo "idle connections: $idle_conns held, $goroutines goroutines; Go heap+stacks
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 cell() { echo "$(tps "$1/$2") / $(p95 "$1/$2") ms"; }
-row() { # row WORKLOAD
-  local w=$1
-  echo "| \`$w\` | $(cell "$w" direct) | $(cell "$w" haproxy) | $(cell "$w" goproxy) | $(cell "$w" router) | $(ratio "$(tps "$w/router")" "$(tps "$w/haproxy")") × | $(ratio "$(p95 "$w/router")" "$(p95 "$w/haproxy")") × | $(cpu_us "$w/haproxy") / $(cpu_us "$w/goproxy") / $(cpu_us "$w/router") |"
+row() { # row CASE
+  local w=$1 go="—" gocpu="—"
+  if [ -n "${txs[$w/goproxy]:-}" ]; then go=$(cell "$w" goproxy) gocpu=$(cpu_us "$w/goproxy"); fi
+  echo "| ${label[$w]} | $(cell "$w" direct) | $(cell "$w" haproxy) | $go | $(cell "$w" router) | $(ratio "$(tps "$w/router")" "$(tps "$w/haproxy")") × | $(ratio "$(p95 "$w/router")" "$(p95 "$w/haproxy")") × | $(cpu_us "$w/haproxy") / $gocpu / $(cpu_us "$w/router") |"
 }
 table=$(cat <<MD
 <!-- router:begin -->
-Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/router.sh\`: sysbench $(sysbench --version | cut -d' ' -f2), $threads threads, 4 tables × 20000 rows, server-side prepared statements. Every target ran $rounds × ${slice} s per workload, the targets interleaved round by round after a 3 s warm-up each, all against the same active-passive sandbox. The router (region eu) serves point selects from the replica eu-2 and read-only transactions (\`BEGIN\` … \`COMMIT\`, read-write to a router) from the primary eu-1; every baseline goes to that same server. Cells: transactions per second / median of the rounds' 95th-percentile latency; the last column is each proxy process's CPU time (user + system, from \`/proc/PID/stat\`) per statement.
+Measured $(date -u +%Y-%m-%d) on $(nproc) cores with \`bench/router.sh\`: sysbench $(sysbench --version | cut -d' ' -f2), $threads threads, 4 tables × 20000 rows, server-side prepared statements. Every target ran $rounds × ${slice} s per workload, the targets interleaved round by round after a 3 s warm-up each, all against the same active-passive sandbox. The router (region eu, default options: \`causal_reads: local\`) serves point selects from the replica eu-2 and read-only transactions (\`BEGIN\` … \`COMMIT\`, read-write to a router) from the primary eu-1; every baseline goes to that same server. In the TLS row sysbench connects with TLS to HAProxy (which terminates it) and to the router; the direct cell is plain. In the causal row each session's autocommit writes go to eu-1 and its reads to eu-2 after waiting there for the session's last write (or to eu-1 after 0.5 s); the baselines send everything to eu-1. Cells: transactions per second / median of the rounds' 95th-percentile latency; the last column is each proxy process's CPU time (user + system, from \`/proc/PID/stat\`) per statement.
 
-| workload | direct | HAProxy 2.6 (TCP mode) | plain Go TCP proxy (\`io.Copy\`) | Meridian router | router ÷ HAProxy throughput (target ≥ 0.9) | router ÷ HAProxy p95 (target ≤ 1.2) | proxy CPU µs per statement: HAProxy / Go proxy / router |
+| workload | direct | HAProxy 2.6 (TCP mode) | plain Go TCP proxy (\`io.Copy\`) | Meridian router | router ÷ HAProxy throughput (targets: plain ≥ 1.0, TLS ≥ 0.9) | router ÷ HAProxy p95 (target: plain ≤ 1.0) | proxy CPU µs per statement: HAProxy / Go proxy / router |
 |---|---|---|---|---|---|---|---|
-$(row oltp_point_select)
-$(row oltp_read_only)
+$(row point_select)
+$(row read_only)
+$(row point_select_tls)
+$(row causal)
 
 Idle client connections: $idle_conns held open through the router at once (logged in, pinged, no backend connection yet): **${go_per} KiB** of Go heap and stacks and **${rss_per} KiB** of resident memory per connection (target < 64 KiB).
 <!-- router:end -->

@@ -15,6 +15,11 @@
 //
 // is the plainest Go TCP proxy (two io.Copy goroutines per connection): the
 // floor for any proxy built on Go's network poller, next to HAProxy's.
+//
+//	routerbench compress -dir DIR [-rtts 80ms,250ms] [-n 40]
+//
+// measures bytes and latency across the WAN with and without the
+// compressed protocol on the router's backend connections (compress.go).
 package main
 
 import (
@@ -61,6 +66,8 @@ func main() {
 		err = idle(ctx, os.Args[2:])
 	case "tcpproxy":
 		err = tcpproxy(ctx, os.Args[2:])
+	case "compress":
+		err = compress(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
