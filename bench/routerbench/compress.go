@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/router"
 	"github.com/meridian-geo/meridian/internal/router/routertest"
@@ -37,20 +35,11 @@ func compress(ctx context.Context, args []string) error {
 	rtts := fs.String("rtts", "80ms,250ms", "link round-trip times to measure")
 	n := fs.Int("n", 40, "transactions per measurement")
 	fs.Parse(args)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
-	if err != nil {
-		return err
-	}
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: *dir, Fresh: true, Logger: log})
+	sb, topo, info, log, err := upActivePassive(ctx, *dir)
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
-	info, err := sb.Info()
-	if err != nil {
-		return err
-	}
 	admin := sb.Credentials().Admin
 	eu1, _ := info.Node("eu-1")
 	setup, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s:%d)/", admin.User, admin.Password, eu1.Host, eu1.Port))

@@ -49,6 +49,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/router"
 	"github.com/meridian-geo/meridian/internal/router/routertest"
 	"github.com/meridian-geo/meridian/internal/sandbox"
+	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 func main() {
@@ -94,20 +95,11 @@ func serve(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "", "sandbox directory")
 	infoFile := fs.String("info", "", "file to write the JSON description to")
 	fs.Parse(args)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
-	if err != nil {
-		return err
-	}
-	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: *dir, Fresh: true, Logger: log})
+	sb, topo, info, log, err := upActivePassive(ctx, *dir)
 	if err != nil {
 		return err
 	}
 	defer sb.Close()
-	info, err := sb.Info()
-	if err != nil {
-		return err
-	}
 	view := routertest.SandboxView(info, topo, "eu", time.Now())
 	admin := sb.Credentials().Admin
 	svc, err := router.NewService(router.ServiceConfig{Name: "bench", Region: "eu", Kind: router.ReadWriteSplit,
@@ -140,6 +132,26 @@ func serve(ctx context.Context, args []string) error {
 	<-ctx.Done()
 	svc.Close()
 	return <-served
+}
+
+// upActivePassive starts the active-passive sandbox in dir, logging
+// warnings only.
+func upActivePassive(ctx context.Context, dir string) (*sandbox.Sandbox, *topology.Topology, *sandbox.Info, *slog.Logger, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	topo, _, err := estate.LoadTopology("examples/active-passive.yaml")
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sb, err := sandbox.Up(ctx, sandbox.Options{Topology: topo, Dir: dir, Fresh: true, Logger: log})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	info, err := sb.Info()
+	if err != nil {
+		sb.Close()
+		return nil, nil, nil, nil, err
+	}
+	return sb, topo, info, log, nil
 }
 
 // memory reports the process's memory after a full collection: what the

@@ -104,6 +104,24 @@ func startWriter(t *testing.T, sb *sandbox.Sandbox, service string, firstID int)
 // load.
 func startPacedWriter(t *testing.T, sb *sandbox.Sandbox, service string, firstID int, pace time.Duration) *writer {
 	t.Helper()
+	cfg, svc := serviceClient(t, sb, service)
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &writer{service: service, pace: pace, db: sql.OpenDB(connector), stop: make(chan struct{}), errors: map[string]int{}}
+	w.db.SetMaxOpenConns(1)
+	w.done.Add(1)
+	go w.run(svc.Region, firstID)
+	t.Cleanup(w.halt)
+	return w
+}
+
+// serviceClient is the driver configuration of the application account
+// through a router service of the sandbox, and that service.
+func serviceClient(t *testing.T, sb *sandbox.Sandbox, service string) (*mysql.Config, sandbox.ServiceInfo) {
+	t.Helper()
 	info, err := sb.Info()
 	if err != nil {
 		t.Fatal(err)
@@ -116,17 +134,7 @@ func startPacedWriter(t *testing.T, sb *sandbox.Sandbox, service string, firstID
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net = info.Credentials.User, info.Credentials.Password, "tcp"
 	cfg.Addr = fmt.Sprintf("%s:%d", svc.Host, svc.Port)
-	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = time.Second, 2*time.Second, 2*time.Second
-	connector, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writer{service: service, pace: pace, db: sql.OpenDB(connector), stop: make(chan struct{}), errors: map[string]int{}}
-	w.db.SetMaxOpenConns(1)
-	w.done.Add(1)
-	go w.run(svc.Region, firstID)
-	t.Cleanup(w.halt)
-	return w
+	return cfg, svc
 }
 
 func (w *writer) run(region string, id int) {

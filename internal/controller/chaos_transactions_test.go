@@ -124,17 +124,7 @@ type txWriter struct {
 
 func startTxWriter(t *testing.T, sb *sandbox.Sandbox, service string, pace time.Duration) *txWriter {
 	t.Helper()
-	info, err := sb.Info()
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(info.Services, func(s sandbox.ServiceInfo) bool { return s.Name == service })
-	if i < 0 {
-		t.Fatalf("no service %s", service)
-	}
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd, cfg.Net = info.Credentials.User, info.Credentials.Password, "tcp"
-	cfg.Addr = fmt.Sprintf("%s:%d", info.Services[i].Host, info.Services[i].Port)
+	cfg, _ := serviceClient(t, sb, service)
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = 2*time.Second, 5*time.Second, 5*time.Second
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {

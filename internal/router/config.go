@@ -136,9 +136,12 @@ var kindOptions = map[string][]string{
 //     default: a read sees the session's own writes), global (a read sees every write the service saw committed before it,
 //     in every GTID domain), and causal_reads_timeout (how long a replica
 //     may take to catch up before the read goes to the primary; default
-//     0.5s), write_hold (how long a write waits for the router's write
-//     lease before it is refused with error 1290; default 2s, 0 refuses at
-//     once);
+//     0.5s), write_hold (how long a statement for the primary waits for
+//     the router's write lease, or for a primary that answers, before it
+//     is refused; default 2s, 0 refuses at once),
+//     transaction_replay_max_size (the largest transaction replayed on a
+//     new primary after a switchover or failover, in bytes or "1MiB";
+//     default 1MiB, 0 turns replay off);
 //   - readconnroute: connect_to (replica, the default; primary; any) and
 //     max_replication_lag; the caller sets RegionOrder (RegionsByRTT);
 //   - diff: main and other (node names, required), diff_writes (default
