@@ -33,8 +33,20 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# TLS: a throwaway CA signs the certificate HAProxy and the router serve;
+# sysbench (libmariadb) verifies it with cacert.pem and presents
+# client-cert.pem, all read from its working directory.
+(
+  cd "$work"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca -keyout ca.key -out cacert.pem
+  openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+  printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+  openssl x509 -req -in server.csr -CA cacert.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.crt
+  cp server.crt client-cert.pem
+  cp server.key client-key.pem
+) 2>/dev/null
 go build -o "$work/routerbench" ./bench/routerbench
-"$work/routerbench" serve -dir "$work/sandbox" -info "$work/info.json" 2>"$work/serve.log" &
+"$work/routerbench" serve -dir "$work/sandbox" -info "$work/info.json" -cert "$work/server.crt" -key "$work/server.key" 2>"$work/serve.log" &
 serve_pid=$!
 until [ -f "$work/info.json" ]; do
   kill -0 "$serve_pid" 2>/dev/null || { cat "$work/serve.log" >&2; exit 1; }
@@ -50,9 +62,9 @@ client() { # client HOST:PORT SQL...
 }
 sb() { # sb WORKLOAD HOST:PORT COMMAND [options]
   local workload=$1 addr=$2 cmd=$3; shift 3
-  sysbench "$workload" --db-driver=mysql --mysql-host="${addr%:*}" --mysql-port="${addr##*:}" \
+  (cd "$work" && sysbench "$workload" --db-driver=mysql --mysql-host="${addr%:*}" --mysql-port="${addr##*:}" \
     --mysql-user="$user" --mysql-password="$password" --mysql-db=sbtest \
-    --tables=4 --table-size=20000 "$@" "$cmd"
+    --tables=4 --table-size=20000 "$@" "$cmd")
 }
 # The cases: a sysbench workload, its options, and whether clients use TLS.
 cases=(point_select read_only point_select_tls causal)
@@ -80,8 +92,7 @@ for c in "${cases[@]}"; do
   haproxy_addr[$c]=127.0.0.1:$(free_port)
   goproxy_addr[$c]=127.0.0.1:$(free_port)
 done
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout "$work/haproxy.key" -out "$work/haproxy.crt" 2>/dev/null
-cat "$work/haproxy.crt" "$work/haproxy.key" >"$work/haproxy.pem"
+cat "$work/server.crt" "$work/server.key" >"$work/haproxy.pem"
 {
   printf 'global\n  maxconn 4096\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n'
   for c in "${cases[@]}"; do

@@ -94,6 +94,8 @@ func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	dir := fs.String("dir", "", "sandbox directory")
 	infoFile := fs.String("info", "", "file to write the JSON description to")
+	cert := fs.String("cert", "", "certificate the router serves to TLS clients (with -key)")
+	key := fs.String("key", "", "its private key")
 	fs.Parse(args)
 	sb, topo, info, log, err := upActivePassive(ctx, *dir)
 	if err != nil {
@@ -103,7 +105,8 @@ func serve(ctx context.Context, args []string) error {
 	view := routertest.SandboxView(info, topo, "eu", time.Now())
 	admin := sb.Credentials().Admin
 	svc, err := router.NewService(router.ServiceConfig{Name: "bench", Region: "eu", Kind: router.ReadWriteSplit,
-		Admin: router.Credentials{User: admin.User, Password: admin.Password}, Logger: log}, router.NewLiveView(view), nil)
+		Admin: router.Credentials{User: admin.User, Password: admin.Password}, Logger: log,
+		TLS: router.TLSConfig{CertFile: *cert, KeyFile: *key}}, router.NewLiveView(view), nil)
 	if err != nil {
 		return err
 	}
