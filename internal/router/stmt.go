@@ -27,6 +27,10 @@ type stmt struct {
 	cursor *backend
 }
 
+// errMalformedExecute is MariaDB's answer to a COM_STMT_EXECUTE that
+// lacks the parameters its statement has (ER_MALFORMED_PACKET).
+var errMalformedExecute = &protocol.ServerError{Code: 1835, State: "HY000", Message: "Malformed communication packet"}
+
 // stmtIDOffset is where a statement id sits in COM_STMT_* payloads.
 const stmtIDOffset = 1
 
@@ -113,7 +117,7 @@ func (s *session) execute(req *protocol.Request) error {
 	}
 	bound, err := st.noteTypes(req.Payload)
 	if err != nil {
-		return err
+		return s.stmtFailed(req, err)
 	}
 	b := st.longData
 	if b == nil || b.closed {
@@ -201,7 +205,9 @@ func (st *stmt) noteTypes(p []byte) (bool, error) {
 	}
 	flag := 10 + (int(st.params)+7)/8
 	if len(p) <= flag {
-		return false, fmt.Errorf("%w: COM_STMT_EXECUTE too short for %d parameters", protocol.ErrMalformed, st.params)
+		// MariaDB answers an execution without its parameters with an
+		// error, and the session goes on.
+		return false, errMalformedExecute
 	}
 	if p[flag] != 1 {
 		return false, nil

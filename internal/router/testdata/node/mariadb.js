@@ -59,6 +59,18 @@ async function main() {
     return { n: Number(r.n), s: Number(r.s) };
   });
   await attempt('execute without placeholders', async () => conn.execute('SELECT 1 AS one, 2 AS two'));
+  await attempt('execute without its parameters', async () => {
+    const c = await mariadb.createConnection({ ...base, namedPlaceholders: true });
+    try {
+      await c.execute('SELECT ? AS a, ? AS b', ['1', '2']);
+      return 'no error';
+    } catch (err) {
+      const [r] = await c.query('SELECT 1 AS still');
+      return { error: err.errno, fatal: err.fatal, then: r.still };
+    } finally {
+      await c.end();
+    }
+  });
   await attempt('execute twice', async () => {
     await conn.execute(`SELECT name FROM ${table} WHERE id = ?`, [1]);
     return conn.execute(`SELECT name FROM ${table} WHERE id = ?`, [2]);
