@@ -144,6 +144,8 @@ func applyChange(ctx context.Context, t *topology.Topology, c *node.Client, cred
 		return configureChannel(ctx, c, creds, change.channel)
 	case KindStartChannel:
 		return c.StartReplica(ctx, change.channel.source.Connection)
+	case KindDirectory, KindDirectoryTrigger:
+		return c.ExecLocal(ctx, change.directory...)
 	}
 	return fmt.Errorf("unknown change kind %q", change.Kind)
 }

@@ -27,12 +27,19 @@ const staticTimeout = 5 * time.Second
 type StaticEndpoints struct {
 	addrs map[string]string // node name -> host:port
 	admin Account
+	// relays are the nodes' residency relays when the topology declares
+	// personal tables; regions say which links cross a region boundary.
+	relays  map[string]string
+	regions map[string]string
 }
 
 // NewStaticEndpoints checks that every node of t declares an address (the
 // topology's validation has checked its host:port form).
 func NewStaticEndpoints(t *topology.Topology, creds Credentials) (*StaticEndpoints, error) {
-	e := &StaticEndpoints{addrs: map[string]string{}, admin: creds.Admin}
+	e := &StaticEndpoints{addrs: map[string]string{}, admin: creds.Admin, regions: map[string]string{}}
+	if t.HasPersonalData() {
+		e.relays = map[string]string{}
+	}
 	var problems []error
 	for _, n := range t.Nodes() {
 		nd, _, _ := t.Node(n.Name)
@@ -41,6 +48,10 @@ func NewStaticEndpoints(t *topology.Topology, creds Credentials) (*StaticEndpoin
 			continue
 		}
 		e.addrs[n.Name] = nd.Address
+		e.regions[n.Name] = n.Region
+		if e.relays != nil {
+			e.relays[n.Name] = nd.Relay
+		}
 	}
 	if err := errors.Join(problems...); err != nil {
 		return nil, err
@@ -53,11 +64,18 @@ func (e *StaticEndpoints) Admin(name string) node.Endpoint {
 	return node.Endpoint{Name: name, Addr: e.addrs[name], User: e.admin.User, Password: e.admin.Password, Timeout: staticTimeout}
 }
 
-// SourceAddr is the source's declared address, wherever the replica is.
-func (e *StaticEndpoints) SourceAddr(_, source string) (string, int, error) {
+// SourceAddr is the source's declared address; for a replica in another
+// region of an estate with personal tables, the source's relay, which keeps
+// personal rows in the source's region.
+func (e *StaticEndpoints) SourceAddr(replica, source string) (string, int, error) {
 	addr, ok := e.addrs[source]
 	if !ok {
 		return "", 0, fmt.Errorf("no node %s in the topology", source)
+	}
+	if e.relays != nil && e.regions[replica] != e.regions[source] {
+		if addr = e.relays[source]; addr == "" {
+			return "", 0, fmt.Errorf("node %s has no relay: replicas in other regions may not read its binlog directly (personal tables)", source)
+		}
 	}
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {

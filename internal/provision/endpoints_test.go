@@ -21,6 +21,29 @@ func TestStaticEndpoints(t *testing.T) {
 		t.Errorf("SourceAddr = %s %d %v", host, port, err)
 	}
 
+	// With personal tables, another region's replica reads through the
+	// source's relay; a replica of the same region reads the node itself.
+	withRelays := parseTopology(t, `
+name: relayed
+architecture: active-active
+regions: [{name: eu, gtid_domain_id: 1}, {name: us, gtid_domain_id: 2}]
+clusters:
+  - {name: eu-main, kind: primary-replica, region: eu, nodes: [{name: eu-1, address: "10.0.0.1:3306", relay: "10.0.0.1:3307"}, {name: eu-2, address: "10.0.0.2:3306", relay: "10.0.0.2:3307"}]}
+  - {name: us-main, kind: single, region: us, nodes: [{name: us-1, address: "10.1.0.1:3306", relay: "10.1.0.1:3307"}]}
+links: [{between: [eu, us], rtt: 80ms}]
+tables: [{match: crm.customers, owner: eu, personal: true}]
+`)
+	rep, err := NewStaticEndpoints(withRelays, testCreds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, port, err := rep.SourceAddr("us-1", "eu-2"); host != "10.0.0.2" || port != 3307 || err != nil {
+		t.Errorf("cross-region SourceAddr = %s %d %v, want eu-2's relay", host, port, err)
+	}
+	if host, port, err := rep.SourceAddr("eu-2", "eu-1"); host != "10.0.0.1" || port != 3306 || err != nil {
+		t.Errorf("in-region SourceAddr = %s %d %v, want eu-1 itself", host, port, err)
+	}
+
 	if _, err := NewStaticEndpoints(parseTopology(t, activePassiveYAML), testCreds); err == nil ||
 		!strings.Contains(err.Error(), "node eu-1 has no address: this topology is for the sandbox; use --sandbox DIR") {
 		t.Errorf("sandbox topology: err = %v", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -189,6 +190,9 @@ func converged(topo *topology.Topology, now time.Time) Observed {
 			st.Replicas = append(st.Replicas, r)
 			st.ParallelModes[ch.Connection] = topo.Replication.ParallelMode
 		}
+		if residency.Needed(topo) {
+			st.Directory = convergedDirectory(topo, name)
+		}
 		obs.Nodes[name] = st
 	}
 	return obs
@@ -230,4 +234,20 @@ func cloneMap[V any](m map[string]V) map[string]V {
 		c[k] = v
 	}
 	return c
+}
+
+// convergedDirectory is a node holding every residency object as declared.
+func convergedDirectory(topo *topology.Topology, name string) *DirectoryState {
+	d := &DirectoryState{Tables: map[string][]string{}, Jurisdictions: map[string]residency.JurisdictionRow{},
+		Function: residency.Function.Body, UsersTable: topo.Users != nil, Triggers: map[string]string{}}
+	for _, table := range residency.Tables {
+		d.Tables[table.Name] = table.Columns
+	}
+	for _, r := range residency.JurisdictionRows(topo) {
+		d.Jurisdictions[r.Country] = r
+	}
+	for _, tr := range residency.UserTriggers(topo, topo.NodeRegion(name), topo.ServerID(name)) {
+		d.Triggers[tr.Name] = tr.Body
+	}
+	return d
 }

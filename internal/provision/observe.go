@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -45,6 +46,9 @@ type NodeState struct {
 	// ParallelModes is slave_parallel_mode per replication connection.
 	ParallelModes map[string]string
 	GTID          node.GTIDState
+	// Directory holds the residency objects, when the topology asks for
+	// them (see residency.Needed).
+	Directory *DirectoryState
 }
 
 // Variable is a system variable's global value and whether the running
@@ -141,6 +145,11 @@ func readNode(ctx context.Context, t *topology.Topology, c *node.Client, creds C
 	}
 	if st.GTID, err = c.GTIDState(ctx); err != nil {
 		return err
+	}
+	if residency.Needed(t) {
+		if st.Directory, err = readDirectory(ctx, t, c); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -28,6 +28,12 @@ const (
 	KindChangeChannel = "change-channel" // a connection configured differently from the layout
 	KindCreateChannel = "create-channel"
 	KindStartChannel  = "start-channel" // configured as wanted but not running
+	// KindDirectory creates the residency objects (the users directory, the
+	// jurisdictions, get_user_data_region) on one node, outside the binlog;
+	// KindDirectoryTrigger the triggers on the users table, once every node
+	// has the directory tables their rows replicate into.
+	KindDirectory        = "directory"
+	KindDirectoryTrigger = "directory-trigger"
 )
 
 // Change is one step of a Plan, on one node.
@@ -45,6 +51,9 @@ type Change struct {
 	account  *accountChange
 	readOnly bool
 	channel  *channelChange
+	// directory are the statements of a directory change, run outside the
+	// binlog and the Galera cluster: every node gets its own.
+	directory []string
 }
 
 type settingChange struct {
@@ -77,6 +86,9 @@ type Plan struct {
 	// source, or its certificate): no change fixes them, so the plan can be
 	// empty while they are broken. The server retries them on its own.
 	Failing []string
+	// Waiting lists what the plan cannot do yet (the users table of the
+	// directory triggers does not exist).
+	Waiting []string
 	nodes   []string // the topology's node order, for String
 }
 
@@ -117,13 +129,18 @@ func (p Plan) String() string {
 }
 
 func (p Plan) failingString() string {
-	if len(p.Failing) == 0 {
-		return ""
-	}
 	var b strings.Builder
-	b.WriteString("\nFailing, with nothing to change (the server keeps retrying):\n")
-	for _, f := range p.Failing {
-		fmt.Fprintf(&b, "  %s\n", f)
+	if len(p.Failing) > 0 {
+		b.WriteString("\nFailing, with nothing to change (the server keeps retrying):\n")
+		for _, f := range p.Failing {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
+	if len(p.Waiting) > 0 {
+		b.WriteString("\nWaiting:\n")
+		for _, w := range p.Waiting {
+			fmt.Fprintf(&b, "  %s\n", w)
+		}
 	}
 	return b.String()
 }
@@ -132,7 +149,7 @@ func (c Change) symbol() string {
 	switch {
 	case c.NeedsRestart:
 		return "!"
-	case c.Kind == KindCreateUser || c.Kind == KindCreateChannel:
+	case c.Kind == KindCreateUser || c.Kind == KindCreateChannel || c.Kind == KindDirectory || c.Kind == KindDirectoryTrigger:
 		return "+"
 	case c.Kind == KindRemoveChannel:
 		return "-"
@@ -147,7 +164,7 @@ func (c Change) rank() int {
 	switch c.Kind {
 	case KindSetting:
 		return 0
-	case KindCreateUser, KindPassword, KindGrant, KindAccountTLS:
+	case KindCreateUser, KindPassword, KindGrant, KindAccountTLS, KindDirectory:
 		return 1
 	case KindReadOnly:
 		if c.readOnly {
@@ -160,6 +177,8 @@ func (c Change) rank() int {
 		return 5
 	case KindCreateChannel:
 		return 6
+	case KindDirectoryTrigger:
+		return 8
 	}
 	return 7
 }
@@ -189,7 +208,7 @@ func DiffLayout(t *topology.Topology, layout topology.Layout, ep Endpoints, cred
 	overrides, _ := ep.(SettingOverrides)
 	names := nodeNames(t)
 	var changes []Change
-	var failing []string
+	var failing, waiting []string
 	var problems []error
 	for _, name := range names {
 		st, ok := obs.Nodes[name]
@@ -218,9 +237,15 @@ func DiffLayout(t *topology.Topology, layout topology.Layout, ep Endpoints, cred
 		}
 		changes = append(changes, channels...)
 		failing = append(failing, broken...)
+		directory, wait, err := diffDirectory(t, name, st)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		changes = append(changes, directory...)
+		waiting = append(waiting, wait...)
 	}
 	slices.SortStableFunc(changes, func(a, b Change) int { return a.rank() - b.rank() })
-	return Plan{Changes: changes, Failing: failing, nodes: names}, errors.Join(problems...)
+	return Plan{Changes: changes, Failing: failing, Waiting: waiting, nodes: names}, errors.Join(problems...)
 }
 
 func diffSettings(t *topology.Topology, name string, st NodeState, override map[string]string) ([]Change, error) {

@@ -70,7 +70,7 @@ func queryOf(schema, text string) []byte {
 }
 
 var (
-	gtidEv     = event(gtidEvent, make([]byte, 13))
+	gtidEv   = event(gtidEvent, make([]byte, 13))
 	xid      = event(16, make([]byte, 8))
 	annotate = event(annotateRowsEvent, []byte("INSERT INTO users VALUES ('CANARY')"))
 	userVar  = event(userVarEvent, []byte("\x01\x00\x00\x00xCANARY"))

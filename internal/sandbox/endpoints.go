@@ -68,9 +68,15 @@ func (e infoEndpoints) SourceAddr(replica, source string) (string, int, error) {
 	if from == src.Region {
 		return src.Host, src.Port, nil
 	}
-	addr, ok := e.info.Route(from, source)
+	// Personal rows stay in their region: another region's replica reads
+	// the source's binlog through the source's relay.
+	route, what := e.info.Route, "WAN route"
+	if e.topo.HasPersonalData() {
+		route, what = e.info.RelayRoute, "WAN route to the relay"
+	}
+	addr, ok := route(from, source)
 	if !ok {
-		return "", 0, fmt.Errorf("sandbox has no WAN route from region %s to node %s", from, source)
+		return "", 0, fmt.Errorf("sandbox has no %s from region %s to node %s", what, from, source)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -47,6 +47,10 @@ type NodeInfo struct {
 	Datadir string `json:"datadir"`
 	Socket  string `json:"socket"`
 	Running bool   `json:"running"`
+	// Relay is the residency relay in front of the node (the topology
+	// declares personal tables): replicas of other regions reach the
+	// node's binlog through it.
+	Relay string `json:"relay,omitempty"`
 }
 
 // ServiceInfo is a router endpoint started by the sandbox.
@@ -63,6 +67,8 @@ type Route struct {
 	FromRegion string `json:"from_region"`
 	Node       string `json:"node"`
 	Addr       string `json:"addr"`
+	// Relay: the proxy leads to the node's residency relay, not the node.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // Node returns the named node's entry.
@@ -76,9 +82,15 @@ func (i *Info) Node(name string) (NodeInfo, bool) {
 }
 
 // Route returns the address a client in region from dials to reach node.
-func (i *Info) Route(from, node string) (string, bool) {
+func (i *Info) Route(from, node string) (string, bool) { return i.route(from, node, false) }
+
+// RelayRoute returns the address a replica in region from dials to read
+// node's binlog through the node's residency relay.
+func (i *Info) RelayRoute(from, node string) (string, bool) { return i.route(from, node, true) }
+
+func (i *Info) route(from, node string, relay bool) (string, bool) {
 	for _, r := range i.Routes {
-		if r.FromRegion == from && r.Node == node {
+		if r.FromRegion == from && r.Node == node && r.Relay == relay {
 			return r.Addr, true
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/relay"
 	"github.com/meridian-geo/meridian/internal/services"
 	"github.com/meridian-geo/meridian/internal/topology"
 	"github.com/meridian-geo/meridian/internal/wan"
@@ -78,6 +79,7 @@ type Sandbox struct {
 
 	mu         sync.Mutex
 	instances  map[string]*mariadbd.Instance
+	relays     map[string]*relay.Relay
 	control    *controlServer
 	controller *controller.Controller
 	services   *services.Set
@@ -142,6 +144,9 @@ func Up(ctx context.Context, opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if err := s.startAll(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startRelays(); err != nil {
 		return nil, err
 	}
 	info, err := s.buildInfo()
@@ -352,6 +357,37 @@ func (s *Sandbox) ensureAdmin(ctx context.Context, inst *mariadbd.Instance) erro
 	)
 }
 
+// startRelays puts a residency relay in front of every node when the
+// topology declares personal tables: the relay lives in the node's region,
+// so the row events it drops never reach a WAN link.
+func (s *Sandbox) startRelays() error {
+	if !s.topo.HasPersonalData() {
+		return nil
+	}
+	s.relays = map[string]*relay.Relay{}
+	tlsServer, tlsUpstream, err := relay.TLSFromFiles(s.topo.Replication.TLS)
+	if err != nil {
+		return err
+	}
+	for _, n := range s.topo.Nodes() {
+		r, err := relay.Start(relay.Config{
+			Name: n.Name, Listen: "127.0.0.1:0",
+			Upstream: net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ports[n.Name].SQL)),
+			Personal: s.topo.IsPersonal, ServerTLS: tlsServer, UpstreamTLS: tlsUpstream,
+			Logger: s.log,
+		})
+		if err != nil {
+			return err
+		}
+		s.relays[n.Name] = r
+	}
+	return nil
+}
+
+// Relays are the residency relays, by node name (none without personal
+// tables).
+func (s *Sandbox) Relays() map[string]*relay.Relay { return s.relays }
+
 // buildInfo creates the WAN proxy of every cross-region route up front, so
 // that routes are stable and can be published to other processes.
 func (s *Sandbox) buildInfo() (*Info, error) {
@@ -375,6 +411,9 @@ func (s *Sandbox) buildInfo() (*Info, error) {
 		inst := s.instances[n.Name]
 		ni := NodeInfo{Name: n.Name, Region: n.Region, Cluster: n.Cluster, Host: "127.0.0.1",
 			Port: s.ports[n.Name].SQL, Datadir: filepath.Join(s.nodeDir(n.Name), "data")}
+		if r := s.relays[n.Name]; r != nil {
+			ni.Relay = r.Addr()
+		}
 		if inst != nil {
 			ni.Pid, ni.Socket, ni.Running = inst.Pid(), inst.Socket(), true
 			select {
@@ -393,6 +432,14 @@ func (s *Sandbox) buildInfo() (*Info, error) {
 				return nil, fmt.Errorf("WAN route %s -> %s: %w", r.Name, n.Name, err)
 			}
 			info.Routes = append(info.Routes, Route{FromRegion: r.Name, Node: n.Name, Addr: addr})
+			if ni.Relay == "" {
+				continue
+			}
+			addr, err = s.links.Route(r.Name, n.Region, ni.Relay)
+			if err != nil {
+				return nil, fmt.Errorf("WAN route %s -> relay of %s: %w", r.Name, n.Name, err)
+			}
+			info.Routes = append(info.Routes, Route{FromRegion: r.Name, Node: n.Name, Addr: addr, Relay: true})
 		}
 	}
 	return info, nil
@@ -519,6 +566,9 @@ func (s *Sandbox) Close() error {
 	}
 	if s.controller != nil {
 		s.controller.Close()
+	}
+	for _, r := range s.relays {
+		r.Close()
 	}
 	os.Remove(filepath.Join(s.dir, InfoFile))
 	var wg sync.WaitGroup

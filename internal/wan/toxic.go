@@ -25,6 +25,8 @@ type linkState struct {
 	// keeps listening, so clients reconnect at once.
 	cuts   atomic.Int64
 	healed broadcast.Next
+	// watches are the Links' running Watches.
+	watches *atomic.Pointer[[]*Watch]
 }
 
 // cut starts a partition.
@@ -51,11 +53,11 @@ var (
 	lastID   int64
 )
 
-func newLinkState() *linkState {
+func newLinkState(watches *atomic.Pointer[[]*Watch]) *linkState {
 	statesMu.Lock()
 	defer statesMu.Unlock()
 	lastID++
-	st := &linkState{id: lastID}
+	st := &linkState{id: lastID, watches: watches}
 	states[st.id] = st
 	return st
 }
@@ -94,8 +96,11 @@ func (st *linkState) delay(downstream bool) time.Duration {
 // At the heal, a stream that lived through the partition is closed: bytes
 // were dropped, so it is corrupt.
 type linkToxic struct {
-	Link       int64 `json:"link"`
-	Downstream bool  `json:"downstream"`
+	Link       int64  `json:"link"`
+	Downstream bool   `json:"downstream"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Target     string `json:"target"`
 }
 
 func (t *linkToxic) GetBufferSize() int { return 1024 }
@@ -108,8 +113,10 @@ func (t *linkToxic) Pipe(stub *toxics.ToxicStub) {
 	var healed <-chan struct{}
 	var cuts int64
 	tainted := false
+	scan := streamScan{hit: Hit{From: t.From, To: t.To, Target: t.Target, Downstream: t.Downstream}}
 	if st != nil {
 		healed, cuts, tainted = st.nextHeal(), st.cuts.Load(), st.partitioned.Load()
+		scan.watches = st.watches
 	}
 	for {
 		select {
@@ -134,6 +141,7 @@ func (t *linkToxic) Pipe(stub *toxics.ToxicStub) {
 				select {
 				case <-timer.C:
 				case <-stub.Interrupt:
+					scan.scan(c.Data)
 					stub.Output <- c
 					return
 				}
@@ -141,6 +149,7 @@ func (t *linkToxic) Pipe(stub *toxics.ToxicStub) {
 			if st.partitioned.Load() {
 				continue
 			}
+			scan.scan(c.Data)
 			stub.Output <- c
 		}
 	}

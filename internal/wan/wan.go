@@ -17,6 +17,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
@@ -35,6 +36,10 @@ type Links struct {
 	partitioned map[pair]bool
 	// state is what the toxics of a pair's proxies read on every chunk.
 	state map[pair]*linkState
+
+	// watches are the running Watches, read by the toxics on every chunk.
+	watches atomic.Pointer[[]*Watch]
+	watchMu sync.Mutex
 }
 
 // LinkState describes the proxies carrying traffic from clients in region From to
@@ -113,7 +118,7 @@ func (l *Links) startProxy(r route) (*toxiproxy.Proxy, error) {
 	p := toxiproxy.NewProxy(l.server, name, "127.0.0.1:0", r.target)
 	st := l.stateOf(r.pair())
 	for _, stream := range streams {
-		if err := addToxic(p, stream, st.id); err != nil {
+		if err := addToxic(p, stream, st.id, r); err != nil {
 			return nil, err
 		}
 	}
@@ -129,7 +134,7 @@ func (l *Links) startProxy(r route) (*toxiproxy.Proxy, error) {
 func (l *Links) stateOf(k pair) *linkState {
 	st, ok := l.state[k]
 	if !ok {
-		st = newLinkState()
+		st = newLinkState(&l.watches)
 		st.setRTT(l.rttOf(route{from: k.a, to: k.b}))
 		st.partitioned.Store(l.partitioned[k])
 		l.state[k] = st
@@ -267,13 +272,14 @@ func (l *Links) Snapshot() []LinkState {
 // streams are toxiproxy's two directions: client to server, server to client.
 var streams = [...]string{"upstream", "downstream"}
 
-func addToxic(p *toxiproxy.Proxy, stream string, link int64) error {
+func addToxic(p *toxiproxy.Proxy, stream string, link int64, r route) error {
 	body, err := json.Marshal(map[string]any{
-		"name":       linkToxicType + "_" + stream,
-		"type":       linkToxicType,
-		"stream":     stream,
-		"toxicity":   1.0,
-		"attributes": map[string]any{"link": link, "downstream": stream == "downstream"},
+		"name":     linkToxicType + "_" + stream,
+		"type":     linkToxicType,
+		"stream":   stream,
+		"toxicity": 1.0,
+		"attributes": map[string]any{"link": link, "downstream": stream == "downstream",
+			"from": r.from, "to": r.to, "target": r.target},
 	})
 	if err != nil {
 		return fmt.Errorf("wan proxy %s: encode %s toxic: %w", p.Name, stream, err)
