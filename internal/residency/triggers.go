@@ -88,4 +88,7 @@ func UserTriggers(t *topology.Topology, region string, serverID uint32) []Trigge
 }
 
 // sqlText escapes s for use inside a single-quoted SQL string.
-func sqlText(s string) string { q := quote(s); return strings.TrimSuffix(strings.TrimPrefix(q, "'"), "'") }
+func sqlText(s string) string {
+	q := quote(s)
+	return strings.TrimSuffix(strings.TrimPrefix(q, "'"), "'")
+}
