@@ -39,6 +39,6 @@ func rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand(),
-		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand())
+		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand(), residencyCommand())
 	return root
 }

@@ -40,9 +40,7 @@ func statusCommand() *cobra.Command {
 					return err
 				}
 				if asJSON {
-					enc := json.NewEncoder(os.Stdout)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(s); err != nil {
+					if err := printJSON(s); err != nil {
 						return err
 					}
 				} else {
@@ -144,4 +142,11 @@ func printControllerStatus(ctx context.Context, apiURL string) {
 		fmt.Printf("Follow-the-sun: window %s, primary %s; next move to %s at %s UTC\n",
 			sc.Window, sc.Primary, sc.NextRegion, sc.NextMove.UTC().Format("2006-01-02 15:04"))
 	}
+}
+
+// printJSON prints v indented, for scripts.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -30,6 +30,7 @@ type Option func(*config)
 type config struct {
 	logger     *slog.Logger
 	ops        Operations
+	residency  ResidencySource
 	collectors []prometheus.Collector
 }
 
@@ -59,6 +60,7 @@ var webFiles embed.FS
 //	GET /metrics          Prometheus metrics built from the last snapshot
 //	                      (and the WithCollector ones)
 //	... and with WithOperations the controller's endpoints (operations.go)
+//	GET /api/v1/residency with WithResidency: the rules and the latest audit
 //	GET /healthz          "ok"
 //	GET /                 the topology page
 func New(src SnapshotSource, opts ...Option) http.Handler {
@@ -93,6 +95,9 @@ func New(src SnapshotSource, opts ...Option) http.Handler {
 	})
 	if cfg.ops != nil {
 		operationRoutes(mux, cfg.ops, cfg.logger)
+	}
+	if cfg.residency != nil {
+		residencyRoute(mux, cfg.residency, cfg.logger)
 	}
 	mux.Handle("GET /", http.FileServerFS(web))
 	return mux

@@ -8,7 +8,12 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/api"
+	"github.com/meridian-geo/meridian/internal/residency"
 )
+
+type residencySource struct{ view api.ResidencyView }
+
+func (s residencySource) Residency() api.ResidencyView { return s.view }
 
 // TestDeployFilesUseExposedMetrics keeps the alert rules, their unit tests
 // and the Grafana dashboard in deploy/ from drifting away from /metrics:
@@ -18,7 +23,10 @@ func TestDeployFilesUseExposedMetrics(t *testing.T) {
 		return api.ControllerGauges{Primaries: map[string]string{"eu": "eu-1"},
 			Leases: []api.LeaseGauge{{Region: "eu", Granting: true, ExpiresIn: 3 * time.Second}}}
 	})
-	_, _, samples := scrape(t, api.New(&source{snap: estate(time.Now())}, api.WithCollector(controller)))
+	res := residencySource{api.ResidencyView{Report: &residency.Report{At: time.Now(),
+		Nodes:      []residency.NodeAudit{{Node: "us-1", Region: "us", Tables: []residency.Census{{Table: "shop.users", Rows: map[string]int64{"us": 3}}}}},
+		Violations: []residency.Violation{{Node: "us-1", Region: "us", Table: "shop.orders", Home: "eu", Rows: 1}}}}}
+	_, _, samples := scrape(t, api.New(&source{snap: estate(time.Now())}, api.WithCollector(controller), api.WithResidency(res)))
 	exposed := map[string]bool{}
 	name := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*`)
 	for series := range samples {

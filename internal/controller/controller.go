@@ -59,6 +59,10 @@ type Config struct {
 	Failover  FailoverConfig
 	// Executor replaces the recovery.Executor built from the above (tests).
 	Executor Executor
+	// ResidencyAuditInterval is how often the residency audit runs when the
+	// topology declares personal tables (DefaultResidencyAuditInterval when
+	// zero; negative turns it off).
+	ResidencyAuditInterval time.Duration
 }
 
 // FailoverConfig tunes the controller's decisions; zero fields take the
@@ -127,6 +131,8 @@ type Controller struct {
 	// postponed is the start of the window whose move waits for its
 	// region to become fit.
 	postponed time.Time
+
+	residency residencyAudits
 }
 
 // Start begins monitoring, serving and (with credentials) acting; it
@@ -194,7 +200,11 @@ func Start(ctx context.Context, cfg Config) (_ *Controller, err error) {
 	c.cancel = cancel
 	c.url = "http://" + ln.Addr().String()
 	c.mux = http.NewServeMux()
-	c.mux.Handle("/", api.New(mon, api.WithLogger(c.log), api.WithOperations(operations{c}), api.WithCollector(c.metrics)))
+	apiOptions := []api.Option{api.WithLogger(c.log), api.WithOperations(operations{c}), api.WithCollector(c.metrics)}
+	if t.HasPersonalData() {
+		apiOptions = append(apiOptions, api.WithResidency(c))
+	}
+	c.mux.Handle("/", api.New(mon, apiOptions...))
 	c.server = &http.Server{
 		Handler:           c.mux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -218,6 +228,13 @@ func Start(ctx context.Context, cfg Config) (_ *Controller, err error) {
 			c.log.Error("controller HTTP server stopped", "err", err)
 		}
 	}()
+	if interval := c.residencyInterval(); interval > 0 {
+		c.done.Add(1)
+		go func() {
+			defer c.done.Done()
+			c.auditResidency(ctx, interval)
+		}()
+	}
 	c.log.Info("controller running", "url", c.url, "region", cfg.Monitor.Region, "acting", c.exec != nil,
 		"automatic_failover", c.exec != nil && !cfg.Failover.Manual, "primaries", st.Primaries)
 	return c, nil

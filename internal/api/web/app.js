@@ -622,7 +622,61 @@ async function refresh() {
   }
 }
 
+// ---- Residency -----------------------------------------------------------
+
+function cells(...values) {
+  const tr = document.createElement('tr');
+  for (const v of values) {
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(td);
+  }
+  return tr;
+}
+
+function drawResidency(view) {
+  const section = document.getElementById('residency');
+  section.hidden = false;
+  document.getElementById('residency-tables').replaceChildren(...(view.tables || []).map((r) => cells(r.match, r.home)));
+  document.getElementById('residency-jurisdictions').replaceChildren(...(view.jurisdictions || []).map((j) =>
+    cells(j.country + (j.name ? ' (' + j.name + ')' : ''), j.region, j.law || '', j.local_storage ? 'required' : '')));
+  const verdict = document.getElementById('residency-verdict');
+  const report = view.report;
+  const violations = (report && report.violations) || [];
+  const incomplete = (report && report.incomplete) || [];
+  if (!report) {
+    verdict.className = 'verdict warn';
+    verdict.textContent = 'Waiting for the first residency audit…';
+  } else if (violations.length) {
+    verdict.className = 'verdict bad';
+    verdict.textContent = `${violations.length} finding${violations.length > 1 ? 's' : ''} of personal data outside its region (audit at ${new Date(report.at).toLocaleTimeString()})`;
+  } else if (incomplete.length) {
+    verdict.className = 'verdict warn';
+    verdict.textContent = 'Audit incomplete: ' + incomplete.join(', ') + ' could not be read.';
+  } else {
+    verdict.className = 'verdict ok';
+    verdict.textContent = `Every personal row is in its jurisdiction's region (audit at ${new Date(report.at).toLocaleTimeString()}).`;
+  }
+  document.getElementById('residency-violations').replaceChildren(...violations.map((v) => {
+    const li = document.createElement('li');
+    li.textContent = `${v.node} (region ${v.region}): ${v.rows} row(s) of ${v.table} belonging to region ${v.home}`;
+    return li;
+  }));
+}
+
+async function refreshResidency() {
+  try {
+    const res = await fetch('api/v1/residency', { cache: 'no-store' });
+    if (res.ok) drawResidency(await res.json());
+  } catch (err) {
+    // The topology banner already says when the controller is unreachable.
+  } finally {
+    setTimeout(refreshResidency, 5 * REFRESH_MS);
+  }
+}
+
 window.addEventListener('resize', () => {
   if (last) drawMap(last, analyse(last));
 });
 refresh();
+refreshResidency();
