@@ -39,6 +39,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand(),
-		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand(), residencyCommand())
+		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand(), residencyCommand(),
+		eraseCommand(), backupCommand(), restoreCommand(), relayCommand())
 	return root
 }

@@ -26,6 +26,22 @@ type Estate struct {
 	// Region is where the acting process is placed; its connections to other
 	// regions cross the WAN (through the sandbox's link proxies).
 	Region string
+	// Datadirs are the nodes' data directories this process can read (a
+	// sandbox's): the commands that copy or search files need them.
+	Datadirs map[string]string
+
+	// in reopens the estate for a process placed in another region.
+	in func(region string) (*Estate, error)
+}
+
+// In is the estate as a process placed in region reaches it: a command
+// that handles one region's personal data acts from inside that region, so
+// the data never crosses a link on its way to the command.
+func (e *Estate) In(region string) (*Estate, error) {
+	if region == e.Region || e.in == nil {
+		return e, nil
+	}
+	return e.in(region)
 }
 
 // DefaultRegion is where a controller goes when not told: the region that
@@ -90,7 +106,16 @@ func Open(file, sandboxDir, region string) (*Estate, error) {
 	if _, ok := t.Region(region); !ok {
 		return nil, fmt.Errorf("--region %q is not a region of %s", region, file)
 	}
-	return &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings, Region: region}, nil
+	e := &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings, Region: region, Datadirs: map[string]string{}}
+	e.in = func(r string) (*Estate, error) {
+		if _, ok := t.Region(r); !ok {
+			return nil, fmt.Errorf("no region %q in %s", r, file)
+		}
+		moved := *e
+		moved.Region = r
+		return &moved, nil
+	}
+	return e, nil
 }
 
 func openSandbox(file, dir, region string) (*Estate, error) {
@@ -120,6 +145,18 @@ func openSandbox(file, dir, region string) (*Estate, error) {
 	}
 	// Like every process of the estate, this one sits in a region and
 	// reaches the others across the WAN links.
-	ep := sandbox.EndpointsFrom(info, t, creds, region)
-	return &Estate{Topology: t, Endpoints: ep, Credentials: creds, Warnings: warnings, Region: region}, nil
+	e := &Estate{Topology: t, Endpoints: sandbox.EndpointsFrom(info, t, creds, region), Credentials: creds,
+		Warnings: warnings, Region: region, Datadirs: map[string]string{}}
+	for _, n := range info.Nodes {
+		e.Datadirs[n.Name] = n.Datadir
+	}
+	e.in = func(r string) (*Estate, error) {
+		if _, ok := t.Region(r); !ok {
+			return nil, fmt.Errorf("no region %q in %s", r, file)
+		}
+		moved := *e
+		moved.Region, moved.Endpoints = r, sandbox.EndpointsFrom(info, t, creds, r)
+		return &moved, nil
+	}
+	return e, nil
 }

@@ -35,6 +35,8 @@ type ReplicaStatus struct {
 
 	UsingGTID string // "No" | "Slave_Pos" | "Current_Pos"
 	GTIDIOPos gtid.Position
+	// RelayLogFile is the relay log the applier is reading.
+	RelayLogFile string
 
 	DoDomainIDs, IgnoreDomainIDs []uint32
 	ConnectRetry                 int // seconds
@@ -113,6 +115,7 @@ func parseReplicaStatus(row statusRow) (ReplicaStatus, error) {
 		ReceivedHeartbeats:  uint64(p.integer("Slave_received_heartbeats")),
 		UsingGTID:           p.text("Using_Gtid"),
 		GTIDIOPos:           p.position("Gtid_IO_Pos"),
+		RelayLogFile:        p.text("Relay_Log_File"),
 		DoDomainIDs:         p.domains("Replicate_Do_Domain_Ids"),
 		IgnoreDomainIDs:     p.domains("Replicate_Ignore_Domain_Ids"),
 		ConnectRetry:        p.integer("Connect_Retry"),

@@ -30,6 +30,7 @@ func replicaRow() statusRow {
 		"Slave_received_heartbeats":     v("42"),
 		"Using_Gtid":                    v("Slave_Pos"),
 		"Gtid_IO_Pos":                   v("1-11-5,\n2-21-9"),
+		"Relay_Log_File":                v("mariadbd-relay-bin-eu.000002"),
 		"Replicate_Do_Domain_Ids":       v("1, 2"),
 		"Replicate_Ignore_Domain_Ids":   v(""),
 		"Master_SSL_Allowed":            v("No"),
@@ -80,7 +81,7 @@ func TestParseReplicaStatus(t *testing.T) {
 				Connection: "eu", SourceHost: "127.0.0.1", SourcePort: 3307, SourceUser: "repl",
 				IORunning: "Yes", SQLRunning: true, SecondsBehind: &three, UsingGTID: "Slave_Pos",
 				GTIDIOPos:   gtid.Position{1: {Domain: 1, Server: 11, Seq: 5}, 2: {Domain: 2, Server: 21, Seq: 9}},
-				DoDomainIDs: []uint32{1, 2}, ConnectRetry: 5, ReceivedHeartbeats: 42,
+				DoDomainIDs: []uint32{1, 2}, ConnectRetry: 5, ReceivedHeartbeats: 42, RelayLogFile: "mariadbd-relay-bin-eu.000002",
 			}
 			tt.want(&want)
 			got, err := parseReplicaStatus(row)

@@ -31,14 +31,15 @@ func Audit(ctx context.Context, t *topology.Topology, ep provision.Endpoints, no
 		wg.Go(func() {
 			nodeCtx, cancel := context.WithTimeout(ctx, nodeTimeout)
 			defer cancel()
-			audits[i] = auditNode(nodeCtx, t, ep.Admin(ref.Name), ref.Region)
+			audits[i] = AuditNode(nodeCtx, t, ep.Admin(ref.Name), ref.Region)
 		})
 	}
 	wg.Wait()
 	return residency.Judge(now(), audits)
 }
 
-func auditNode(ctx context.Context, t *topology.Topology, e node.Endpoint, region string) residency.NodeAudit {
+// AuditNode counts the personal rows of one node, in region.
+func AuditNode(ctx context.Context, t *topology.Topology, e node.Endpoint, region string) residency.NodeAudit {
 	a := residency.NodeAudit{Node: e.Name, Region: region}
 	c, err := node.Open(ctx, e)
 	if err != nil {
@@ -46,7 +47,7 @@ func auditNode(ctx context.Context, t *topology.Topology, e node.Endpoint, regio
 		return a
 	}
 	defer c.Close()
-	tables, err := baseTables(ctx, c)
+	tables, err := BaseTables(ctx, c)
 	if err != nil {
 		a.Problem = err.Error()
 		return a
@@ -62,8 +63,8 @@ func auditNode(ctx context.Context, t *topology.Topology, e node.Endpoint, regio
 	return a
 }
 
-// baseTables lists the node's tables as "schema.table".
-func baseTables(ctx context.Context, c *node.Client) ([]string, error) {
+// BaseTables lists the node's tables as "schema.table".
+func BaseTables(ctx context.Context, c *node.Client) ([]string, error) {
 	rows, err := c.DB().QueryContext(ctx, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY 1")
 	if err != nil {
 		return nil, fmt.Errorf("node %s: list tables: %w", c.Name(), err)
@@ -99,4 +100,39 @@ func count(ctx context.Context, c *node.Client, q residency.CensusQuery) (reside
 		return census, fmt.Errorf("node %s: count %s: %w", c.Name(), q.Table, err)
 	}
 	return census, nil
+}
+
+// Erasures reads the estate's suppression list (meridian.erasures) from
+// the first node that answers; none when no node does or the table does not
+// exist yet.
+func Erasures(ctx context.Context, t *topology.Topology, ep provision.Endpoints) []residency.Erased {
+	for _, ref := range t.Nodes() {
+		c, err := node.Open(ctx, ep.Admin(ref.Name))
+		if err != nil {
+			continue
+		}
+		list, err := readErasures(ctx, c)
+		c.Close()
+		if err == nil {
+			return list
+		}
+	}
+	return nil
+}
+
+func readErasures(ctx context.Context, c *node.Client) ([]residency.Erased, error) {
+	rows, err := c.DB().QueryContext(ctx, "SELECT user_id, email_hash, data_region, erased_at, gtid FROM "+residency.ErasuresTable)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []residency.Erased
+	for rows.Next() {
+		var e residency.Erased
+		if err := rows.Scan(&e.UserID, &e.EmailHash, &e.Region, &e.At, &e.GTID); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
