@@ -8,6 +8,7 @@ package backup
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,7 +169,9 @@ func Take(ctx context.Context, o Options) (string, Manifest, error) {
 	if out, err := exec.CommandContext(ctx, tool, "--prepare", "--target-dir="+target).CombinedOutput(); err != nil {
 		return "", m, fmt.Errorf("backup: mariadb-backup --prepare: %w\n%s", err, tail(out))
 	}
-	m.GTID = backupGTID(target)
+	if m.GTID, err = backupGTID(ctx, target, admin); err != nil {
+		return "", m, err
+	}
 	if version, err := exec.CommandContext(ctx, tool, "--version").CombinedOutput(); err == nil {
 		m.Tool = strings.TrimSpace(string(version))
 	}
@@ -236,19 +239,36 @@ func clientDefaults(e node.Endpoint) (string, func(), error) {
 	return f.Name(), cleanup, nil
 }
 
-// backupGTID reads the GTID position mariadb-backup recorded.
-func backupGTID(target string) string {
+// backupGTID is the GTID position the backup is consistent at. The
+// binlog coordinates mariadb-backup records are exact; its GTID column is
+// gtid_current_pos, which on a Galera node misses the cluster's own
+// domain (written under another member's server id), so the position is
+// asked of the node for those coordinates (BINLOG_GTID_POS).
+func backupGTID(ctx context.Context, target string, admin node.Endpoint) (string, error) {
+	var file, pos string
 	for _, name := range []string{"mariadb_backup_binlog_info", "xtrabackup_binlog_info"} {
 		data, err := os.ReadFile(filepath.Join(target, name))
 		if err != nil {
 			continue
 		}
-		fields := strings.Fields(string(data))
-		if len(fields) >= 3 {
-			return fields[2]
+		if fields := strings.Fields(string(data)); len(fields) >= 2 {
+			file, pos = fields[0], fields[1]
+			break
 		}
 	}
-	return ""
+	if file == "" {
+		return "", fmt.Errorf("backup: %s records no binlog position: is log_bin on?", target)
+	}
+	c, err := node.Open(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	var gtidPos sql.NullString
+	if err := c.DB().QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&gtidPos); err != nil || !gtidPos.Valid {
+		return "", fmt.Errorf("backup: the GTID position of %s:%s on %s: %v", file, pos, admin.Name, err)
+	}
+	return gtidPos.String, nil
 }
 
 func tail(out []byte) string {

@@ -2,6 +2,7 @@ package erasure
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -154,10 +155,46 @@ func purgeBinlogs(ctx context.Context, o Options, layout topology.Layout, c *nod
 			return fmt.Sprintf("binary logs kept: replica %s has not read up to %s", ch.Replica, want)
 		}
 	}
-	if _, err := c.DB().ExecContext(ctx, "PURGE BINARY LOGS TO "+node.QuoteString(file)); err != nil {
-		return "binary logs not purged: " + err.Error()
+	// MariaDB keeps a file until its binlog checkpoint passed it (InnoDB
+	// made the commits durable) and no dump thread reads it: try again for
+	// a while, as both move on by themselves.
+	deadline := time.Now().Add(o.WaitTimeout)
+	for {
+		if _, err := c.DB().ExecContext(ctx, "PURGE BINARY LOGS TO "+node.QuoteString(file)); err != nil {
+			return "binary logs not purged: " + err.Error()
+		}
+		first, err := firstBinlog(ctx, c)
+		if err != nil {
+			return "binary logs purged, not confirmed: " + err.Error()
+		}
+		if first == file {
+			return "binary logs rotated and purged up to " + file
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("binary logs kept from %s: the server still needs them (binlog checkpoint or a reader)", first)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
-	return "binary logs rotated and purged up to " + file
+}
+
+// firstBinlog is the oldest binary log file the node keeps.
+func firstBinlog(ctx context.Context, c *node.Client) (string, error) {
+	rows, err := c.DB().QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	if !rows.Next() {
+		return "", errors.Join(rows.Err(), errors.New("no binary log"))
+	}
+	vals := make([]any, len(cols))
+	var name string
+	vals[0] = &name
+	for i := 1; i < len(vals); i++ {
+		vals[i] = new(any)
+	}
+	return name, rows.Scan(vals...)
 }
 
 // only keeps the domains of p in domains.

@@ -126,6 +126,10 @@ func nodeSettings(t *topology.Topology, nodeName string) []setting {
 	if rep.TLS != nil {
 		s = append(s, tlsSettings(rep.TLS)...)
 	}
+	if t.HasPersonalData() {
+		s = append(s, setting{name: "innodb_immediate_scrub_data_uncompressed", value: "ON", kind: boolValue,
+			reason: "personal tables are declared: InnoDB zeroes a deleted row when it purges it, so an erased user's data does not linger in the tablespace's free space."})
+	}
 	return s
 }
 
