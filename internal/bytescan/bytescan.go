@@ -77,7 +77,7 @@ func File(path string, needles [][]byte) ([]int, error) {
 	buf := make([]byte, 0, chunk+longest)
 	for {
 		keep := len(buf)
-		n, err := io.ReadFull(f, buf[keep:keep+chunk][:chunk])
+		n, err := io.ReadFull(f, buf[keep : keep+chunk][:chunk])
 		buf = buf[:keep+n]
 		for i, needle := range needles {
 			if !found[i] && len(needle) > 0 && bytes.Contains(buf, needle) {

@@ -83,9 +83,11 @@ type canaryUser struct {
 	service string // the router it is created through
 }
 
-func (u canaryUser) email() string { return fmt.Sprintf("user%d@example.%s", u.id, strings.ToLower(u.country)) }
-func (u canaryUser) name() string  { return fmt.Sprintf("CANARY-%s-NAME-%d", u.country, u.id) }
-func (u canaryUser) item() string  { return fmt.Sprintf("CANARY-%s-ORDER-%d", u.country, u.id) }
+func (u canaryUser) email() string {
+	return fmt.Sprintf("user%d@example.%s", u.id, strings.ToLower(u.country))
+}
+func (u canaryUser) name() string { return fmt.Sprintf("CANARY-%s-NAME-%d", u.country, u.id) }
+func (u canaryUser) item() string { return fmt.Sprintf("CANARY-%s-ORDER-%d", u.country, u.id) }
 func (u canaryUser) needles() []string {
 	return []string{u.email(), u.name(), u.item()}
 }
