@@ -29,6 +29,7 @@ bench: setup build
 	bench/controller-cost.sh
 	bench/router.sh
 	bench/failover.sh
+	bench/residency.sh
 
 clean:
 	rm -rf bin

@@ -92,7 +92,7 @@ func (u canaryUser) needles() []string {
 	return []string{u.email(), u.name(), u.item()}
 }
 
-type estate struct {
+type fixture struct {
 	t     *testing.T
 	sb    *sandbox.Sandbox
 	info  *sandbox.Info
@@ -124,7 +124,7 @@ func TestResidency(t *testing.T) {
 		o.Topology, o.Controller, o.Services = topo, true, true
 		o.ConfigureController = func(c *controller.Config) { c.ResidencyAuditInterval = time.Second }
 	})
-	e := &estate{t: t, sb: sb, topo: sb.Topology()}
+	e := &fixture{t: t, sb: sb, topo: sb.Topology()}
 	e.refreshInfo()
 	e.watch = sb.Links().Watch("CANARY-", "GLOBAL-PRODUCT")
 	defer e.watch.Stop()
@@ -158,7 +158,7 @@ func TestResidency(t *testing.T) {
 	e.checkErasure(ctx, us, fr, old)
 }
 
-func (e *estate) refreshInfo() {
+func (e *fixture) refreshInfo() {
 	info, err := e.sb.Info()
 	if err != nil {
 		e.t.Fatal(err)
@@ -166,14 +166,14 @@ func (e *estate) refreshInfo() {
 	e.info = info
 }
 
-func (e *estate) endpoints() provision.Endpoints {
+func (e *fixture) endpoints() provision.Endpoints {
 	return sandbox.Endpoints(e.info, e.topo, e.sb.Credentials())
 }
 
-func (e *estate) admin(name string) *sql.DB { return sandboxtest.Admin(e.t, e.sb, name).DB() }
+func (e *fixture) admin(name string) *sql.DB { return sandboxtest.Admin(e.t, e.sb, name).DB() }
 
 // service connects to a router service as the application.
-func (e *estate) service(name string) *sql.DB {
+func (e *fixture) service(name string) *sql.DB {
 	e.t.Helper()
 	for _, s := range e.info.Services {
 		if s.Name == name {
@@ -192,7 +192,7 @@ func (e *estate) service(name string) *sql.DB {
 	return nil
 }
 
-func (e *estate) exec(ctx context.Context, db *sql.DB, stmt string, args ...any) {
+func (e *fixture) exec(ctx context.Context, db *sql.DB, stmt string, args ...any) {
 	e.t.Helper()
 	var err error
 	for attempt := 1; attempt <= 10; attempt++ {
@@ -210,7 +210,7 @@ func (e *estate) exec(ctx context.Context, db *sql.DB, stmt string, args ...any)
 	e.t.Fatalf("%s: %v", stmt, err)
 }
 
-func (e *estate) create(ctx context.Context, u canaryUser) {
+func (e *fixture) create(ctx context.Context, u canaryUser) {
 	e.t.Helper()
 	db := e.service(u.service)
 	e.exec(ctx, db, "INSERT INTO shop.users VALUES (?, ?, ?, ?)", u.id, u.email(), u.country, u.name())
@@ -218,7 +218,7 @@ func (e *estate) create(ctx context.Context, u canaryUser) {
 }
 
 // eventually retries check until it returns nil or a generous deadline.
-func (e *estate) eventually(what string, check func() error) {
+func (e *fixture) eventually(what string, check func() error) {
 	e.t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -233,13 +233,13 @@ func (e *estate) eventually(what string, check func() error) {
 	}
 }
 
-func (e *estate) count(ctx context.Context, db *sql.DB, query string, args ...any) (int64, error) {
+func (e *fixture) count(ctx context.Context, db *sql.DB, query string, args ...any) (int64, error) {
 	var n int64
 	err := db.QueryRowContext(ctx, query, args...).Scan(&n)
 	return n, err
 }
 
-func (e *estate) waitTable(ctx context.Context, table string) {
+func (e *fixture) waitTable(ctx context.Context, table string) {
 	for _, ref := range e.topo.Nodes() {
 		db := e.admin(ref.Name)
 		e.eventually(ref.Name+" has "+table, func() error {
@@ -251,7 +251,7 @@ func (e *estate) waitTable(ctx context.Context, table string) {
 
 // apply runs plan/apply as `meridian apply` does: the directory triggers
 // follow the users table.
-func (e *estate) apply(ctx context.Context) {
+func (e *fixture) apply(ctx context.Context) {
 	e.t.Helper()
 	ep, creds := e.endpoints(), e.sb.Credentials()
 	primaries := e.sb.Controller().Primaries()
@@ -273,7 +273,7 @@ func (e *estate) apply(ctx context.Context) {
 
 // waitDirectory waits until every node has the users' directory rows and
 // the global product.
-func (e *estate) waitDirectory(ctx context.Context, users ...canaryUser) {
+func (e *fixture) waitDirectory(ctx context.Context, users ...canaryUser) {
 	e.t.Helper()
 	for _, ref := range e.topo.Nodes() {
 		db := e.admin(ref.Name)
@@ -300,7 +300,7 @@ func (e *estate) waitDirectory(ctx context.Context, users ...canaryUser) {
 // checkPlacement: every user's rows exist on each node of their region and
 // on no other; no WAN link carried a canary, while the global row crossed
 // through the relays; no file of another region holds a canary.
-func (e *estate) checkPlacement(ctx context.Context, users []canaryUser) {
+func (e *fixture) checkPlacement(ctx context.Context, users []canaryUser) {
 	e.t.Helper()
 	for _, ref := range e.topo.Nodes() {
 		db := e.admin(ref.Name)
@@ -362,7 +362,7 @@ func needles(values []string) [][]byte {
 
 // checkAudit plants an order of an EU user on the US replica outside the
 // binlog: the audit finds it, and the controller's metric shows it.
-func (e *estate) checkAudit(ctx context.Context, eu canaryUser) {
+func (e *fixture) checkAudit(ctx context.Context, eu canaryUser) {
 	e.t.Helper()
 	report := placement.Audit(ctx, e.topo, e.endpoints(), time.Now)
 	if !report.Clean() {
@@ -405,7 +405,7 @@ func (e *estate) checkAudit(ctx context.Context, eu canaryUser) {
 // catches up from the EU primary, and compares: the same data, and no
 // other region's personal rows. It returns the backup, older than the
 // erasures that follow.
-func (e *estate) checkBackupRestore(ctx context.Context, users []canaryUser) string {
+func (e *fixture) checkBackupRestore(ctx context.Context, users []canaryUser) string {
 	e.t.Helper()
 	datadirs := map[string]string{}
 	for _, n := range e.info.Nodes {
@@ -473,7 +473,7 @@ func checksum(ctx context.Context, db *sql.DB, table string) string {
 
 // startRestored starts the restored node as a standalone server of the
 // region, stopped when the test ends.
-func (e *estate) startRestored(ctx context.Context, dir string, id uint32) *node.Client {
+func (e *fixture) startRestored(ctx context.Context, dir string, id uint32) *node.Client {
 	e.t.Helper()
 	bins, err := mariadbd.FindBinaries()
 	if err != nil {
@@ -505,7 +505,7 @@ func (e *estate) startRestored(ctx context.Context, dir string, id uint32) *node
 
 // follow makes c a replica of source, inside the region: the new node
 // needs the region's personal data.
-func (e *estate) follow(ctx context.Context, c *node.Client, source string) {
+func (e *fixture) follow(ctx context.Context, c *node.Client, source string) {
 	e.t.Helper()
 	n, _ := e.info.Node(source)
 	creds := e.sb.Credentials()
@@ -522,7 +522,7 @@ func (e *estate) follow(ctx context.Context, c *node.Client, source string) {
 // checkErasure erases the US user with --purge-logs: no row, no file of
 // any node holds the user's values. Then erases the FR user and restores
 // the EU backup taken before: the FR user stays erased.
-func (e *estate) checkErasure(ctx context.Context, us, fr canaryUser, older string) {
+func (e *fixture) checkErasure(ctx context.Context, us, fr canaryUser, older string) {
 	e.t.Helper()
 	datadirs := map[string]string{}
 	for _, n := range e.info.Nodes {

@@ -29,7 +29,9 @@ func Up(t testing.TB, example string, configure ...func(*sandbox.Options)) *sand
 	for _, c := range configure {
 		c(&opts)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// A few minutes cover the examples on a loaded machine; a caller that
+	// asks for a longer start (a benchmark's large estate) gets it.
+	ctx, cancel := context.WithTimeout(context.Background(), max(4*time.Minute, opts.StartTimeout))
 	defer cancel()
 	started := time.Now()
 	sb, err := sandbox.Up(ctx, opts)
