@@ -175,7 +175,7 @@ func Erase(ctx context.Context, o Options) (*Report, error) {
 	if r.Primary == "" {
 		return nil, fmt.Errorf("erase: region %q of user %d has no cluster in the topology", u.region, u.id)
 	}
-	primary, err := node.Open(ctx, o.Endpoints.Admin(r.Primary))
+	primary, err := o.open(ctx, r.Primary)
 	if err != nil {
 		return nil, fmt.Errorf("erase: the primary of region %s: %w", u.region, err)
 	}
@@ -549,4 +549,13 @@ func backupsBefore(dir string, at time.Time, log *slog.Logger) []string {
 		}
 	}
 	return out
+}
+
+// open connects to a node for statements that may wait long (the deletion
+// of a user with many rows, InnoDB's purge, a log resize): the endpoint's
+// read timeout, meant for probes, is raised to the erasure's wait bound.
+func (o Options) open(ctx context.Context, name string) (*node.Client, error) {
+	e := o.Endpoints.Admin(name)
+	e.Timeout = max(e.Timeout, o.WaitTimeout)
+	return node.Open(ctx, e)
 }

@@ -103,7 +103,7 @@ func galeraClusters(t *topology.Topology, targets map[string]map[string]bool) []
 }
 
 func purgeNode(ctx context.Context, o Options, layout topology.Layout, name string, kinds map[string]bool) []string {
-	c, err := node.Open(ctx, o.Endpoints.Admin(name))
+	c, err := o.open(ctx, name)
 	if err != nil {
 		return []string{"not purged: " + err.Error()}
 	}
@@ -353,7 +353,7 @@ func fillGaleraCache(ctx context.Context, o Options, cluster string) (string, st
 			member = ref.Name
 		}
 	}
-	c, err := node.Open(ctx, o.Endpoints.Admin(member))
+	c, err := o.open(ctx, member)
 	if err != nil {
 		return member, "Galera cache not overwritten: " + err.Error()
 	}
