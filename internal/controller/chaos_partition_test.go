@@ -301,3 +301,45 @@ func TestChaosFollowTheSun(t *testing.T) {
 		t.Logf("%s: %d writes acknowledged, none lost; writer errors %v", w.service, len(acks), w.errors)
 	}
 }
+
+// TestChaosBlipOnSlowLink: over a transatlantic link slowed to 200 and
+// 300 ms round trip, cuts shorter than the confirmation window (the
+// reported 0.9 s one, and 2.5 s) make no failover, and once the heal has
+// settled no write is refused in either region. The probes' deadlines
+// follow the measured round trip, and reconnecting across the slow link
+// is not taken for the primary's loss.
+func TestChaosBlipOnSlowLink(t *testing.T) {
+	sb := upWithRouters(t, nil)
+	ctrl := sb.Controller()
+	eu := startPacedWriter(t, sb, "eu-rw", 1, 20*time.Millisecond)
+	us := startPacedWriter(t, sb, "us-rw", 1_000_000, 20*time.Millisecond)
+	// The heal closes the streams that lived through the cut; a router's
+	// connection to the primary across the link is one of them, and the
+	// writes in flight on it fail. After this, none may.
+	const settle = 3 * time.Second
+	for _, c := range []struct{ rtt, cut time.Duration }{{200 * time.Millisecond, 900 * time.Millisecond}, {300 * time.Millisecond, 2500 * time.Millisecond}} {
+		if err := sb.SetLatency("eu", "us", c.rtt); err != nil {
+			t.Fatal(err)
+		}
+		slowed := time.Now()
+		eu.waitAcks(t, slowed, 10, 20*time.Second)
+		us.waitAcks(t, slowed, 5, 20*time.Second)
+		time.Sleep(2 * time.Second) // the probes measure the slower link
+		heal := sandboxtest.Partition(t, sb, "eu", "us")
+		time.Sleep(c.cut)
+		heal()
+		settled := time.Now().Add(settle)
+		eu.waitAcks(t, settled, 10, 20*time.Second)
+		us.waitAcks(t, settled, 5, 20*time.Second)
+		time.Sleep(4 * time.Second) // a late confirmation would show now
+		if done := entries(ctrl, audit.KindFailover, ""); len(done) > 0 {
+			t.Fatalf("a %s cut at %s RTT failed over: %+v", c.cut, c.rtt, done)
+		}
+		for _, w := range []*writer{eu, us} {
+			if n := w.failedSince(settled); n > 0 {
+				t.Errorf("%s cut at %s RTT: %d writes through %s refused more than %s after the heal (errors so far %v)", c.cut, c.rtt, n, w.service, settle, w.errors)
+			}
+		}
+		t.Logf("%s cut at %s RTT: no failover; writer errors so far: eu %v, us %v", c.cut, c.rtt, eu.errors, us.errors)
+	}
+}

@@ -93,6 +93,8 @@ type writer struct {
 	mu     sync.Mutex
 	acks   []ack
 	errors map[string]int
+	// failed are when writes failed (sent at).
+	failed []time.Time
 }
 
 func startWriter(t *testing.T, sb *sandbox.Sandbox, service string, firstID int) *writer {
@@ -154,6 +156,7 @@ func (w *writer) run(region string, id int) {
 			w.acks = append(w.acks, ack{id: id, began: began, at: time.Now()})
 		} else {
 			w.errors[errorKind(err)]++
+			w.failed = append(w.failed, began)
 		}
 		w.mu.Unlock()
 		switch {
@@ -187,6 +190,19 @@ func (w *writer) acked() []ack {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.acks)
+}
+
+// failedSince counts the writes sent at or after since that failed.
+func (w *writer) failedSince(since time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, at := range w.failed {
+		if !at.Before(since) {
+			n++
+		}
+	}
+	return n
 }
 
 // waitAcks waits until n acknowledgements arrived after since.

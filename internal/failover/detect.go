@@ -217,10 +217,11 @@ func (d *Detector) subject(f Finding) string {
 	return latest
 }
 
-// lost reports whether a node is out of service: unreachable, or a Galera
-// member split into a non-Primary component (it can neither commit nor
-// apply, though it answers).
-func lost(n monitor.Node) bool { return !n.Up || splitGalera(n) }
+// lost reports whether a node is out of service: neither up nor answering
+// (monitor.Node.Answering: a reconnection is no loss), or a Galera member
+// split into a non-Primary component (it can neither commit nor apply,
+// though it answers).
+func lost(n monitor.Node) bool { return (!n.Up && !n.Answering) || splitGalera(n) }
 
 func splitGalera(n monitor.Node) bool {
 	return n.Up && n.Galera != nil && n.Galera.ClusterStatus != "Primary"
@@ -251,7 +252,11 @@ func (r round) classify(c topology.Cluster) Finding {
 	if c.Kind == topology.Galera {
 		return r.galera(c, f)
 	}
-	if r.node(f.Primary).Up {
+	switch primary := r.node(f.Primary); {
+	case primary.Up:
+		return f
+	case primary.Answering:
+		f.Reasons = append(f.Reasons, fmt.Sprintf("%s answers while its probe reconnects (%s): not lost", primary.Name, primary.Error))
 		return f
 	}
 	return r.unreachable(f)
@@ -300,7 +305,7 @@ func tally(ws []Witness) (alive, gone []string) {
 
 func (r round) regionDown(region string) bool {
 	for _, n := range r.s.Nodes {
-		if n.Region == region && n.Up {
+		if n.Region == region && (n.Up || n.Answering) {
 			return false
 		}
 	}

@@ -55,6 +55,39 @@ func TestDetectorResetsOnRecovery(t *testing.T) {
 	}
 }
 
+// A primary that answers while its probe reconnects (a link just healed,
+// its streams closed and dialled again across 300 ms) is no loss: rounds
+// of it never count towards confirmation, and they break a run of lost
+// ones.
+func TestAnsweringPrimaryIsNotLost(t *testing.T) {
+	topo := example(t, "active-passive.yaml")
+	d := NewDetector(topo, DetectorConfig{})
+	answering := func(n *monitor.Node) {
+		down(n)
+		n.Answering, n.Error = true, "node eu-1: probe timed out after 1.1s: context deadline exceeded"
+	}
+	lostPrimary := func(e *estate) *estate {
+		return e.with("eu-1", down).with("eu-2", io("eu-1", "Connecting")).with("us-1", io("eu-1", "Connecting"))
+	}
+	observe := func(e *estate) Finding { return finding(t, d.Observe(e.snap(), topology.Primaries{}), "eu-main") }
+	e := lostPrimary(healthy(topo, topology.Primaries{}))
+	observe(e)
+	observe(e.tick())
+	reconnecting := healthy(topo, topology.Primaries{}).with("eu-1", answering).with("us-1", io("eu-1", "Connecting"))
+	reconnecting.at = e.tick().at
+	for range 5 {
+		if f := observe(reconnecting); f.Kind != Healthy || f.FailedIntervals != 0 || f.Confirmed {
+			t.Fatalf("primary answering: %+v", f)
+		}
+		reconnecting.tick()
+	}
+	again := lostPrimary(healthy(topo, topology.Primaries{}))
+	again.at = reconnecting.at
+	if f := observe(again); f.FailedIntervals != 1 || f.Confirmed {
+		t.Fatalf("lost again after answering: %+v, want a new run from 1", f)
+	}
+}
+
 // An unreachable primary whose replicas still receive is never confirmed
 // dead, however long the controller cannot reach it (orchestrator's rule;
 // GitHub's 2018 cross-coast partition).

@@ -48,14 +48,26 @@
 //
 // # Detection time
 //
+// A node is lost for what it does, never for the cost of reaching it: the
+// monitor counts it lost when it refuses or resets connections, or stays
+// silent past a deadline that grows with the link's round trip (the
+// larger of the declared one and the slowest measured lately: probe
+// timeout + RTT for queries on open connections, probe timeout + 8 RTT to
+// open them). A probe that meets a broken connection (a restarted node, a
+// healed link whose proxy closed the streams that lived through the cut)
+// dials again within the same probe, and a node heard from meanwhile is
+// answering, not lost (monitor.Node.Answering), so a blip and its
+// reconnections over a 300 ms link never add up to a confirmation.
+//
 // With the monitor's defaults (1 s interval, 80% probe timeout) and the
-// default 3 confirmations, a killed primary (its replicas' IO threads drop
-// at once) is confirmed dead about 3 s after it died, at most 3 s plus a
-// probe timeout. A primary behind a black-holed link keeps its replicas' IO
-// threads at "Yes" until slave_net_timeout, so there the heartbeats decide:
-// they go stale after 3 intervals plus the witness's round trip, about
-// 3.1 s over an 80 ms link, while the unreachable rounds are already being
-// counted, so confirmation comes after about 4 s. MaxScale's mariadbmon
-// defaults (failcount 5 × monitor_interval 2 s) need 10 s, and the seed's
-// "check, sleep 30 s, check again" at least 30 s.
+// default 3 confirmations, a killed primary (refused at once, and its
+// replicas' IO threads drop) is confirmed dead about 3 s after it died. A
+// primary behind a black-holed link is silent: its probe fails at probe
+// timeout + RTT, and its replicas' IO threads keep saying "Yes" until
+// slave_net_timeout, so there the heartbeats decide: they go stale after 3
+// intervals plus the witness's round trip, about 3.1 s over an 80 ms link,
+// while the lost rounds are already being counted, so confirmation comes
+// after about 4 s. MaxScale's mariadbmon defaults (failcount 5 ×
+// monitor_interval 2 s) need 10 s, and the seed's "check, sleep 30 s,
+// check again" at least 30 s.
 package failover

@@ -22,6 +22,10 @@ type observation struct {
 	begun, queried, finished time.Time
 	err                      error
 	timedOut                 bool
+	// answered is set on a failed probe that heard from the node all the
+	// same (bytes arrived, the server did not refuse): a reconnection or a
+	// slow answer, not a node lost.
+	answered bool
 
 	readOnly               bool
 	binlog, slave, current gtid.Position
@@ -43,6 +47,8 @@ type probeState struct {
 	// still opening its connections.
 	running, runningAt time.Time
 	connecting         bool
+	// answering is set while the probe in progress has heard from the node.
+	answering bool
 }
 
 // current is the node's latest probe if it succeeded and no later one is
@@ -57,13 +63,13 @@ func (p probeState) current() *observation {
 
 // round is everything a snapshot is built from. Building it is pure.
 type round struct {
-	topo                   *topology.Topology
-	primaries              topology.Primaries // who writes: the layout's
-	at                     time.Time          // wall clock: the layout and the snapshot's time
-	mono                   time.Time          // monotonic now, to age probes still running
-	region                 string
-	interval, probeTimeout time.Duration
-	probes                 map[string]probeState
+	topo      *topology.Topology
+	primaries topology.Primaries // who writes: the layout's
+	at        time.Time          // wall clock: the layout and the snapshot's time
+	mono      time.Time          // monotonic now, to age probes still running
+	region    string
+	interval  time.Duration
+	probes    map[string]probeState
 	// previousErrant is each node's errant verdict in the previous snapshot,
 	// kept when this round cannot check.
 	previousErrant map[string][]string
@@ -122,9 +128,13 @@ func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[ui
 		n.GTIDBinlog, n.GTIDSlave, n.GTIDCurrent = known.binlog.String(), known.slave.String(), known.current.String()
 	}
 	switch {
-	case !p.running.IsZero():
+	case p.last == nil && !p.running.IsZero():
 		n.ProbedAt, n.ProbeRTT = p.runningAt, r.mono.Sub(p.running)
-		n.Error = runningError(n.ProbeRTT, r.probeTimeout, p.connecting)
+		n.Error = "first probe still running"
+		if p.connecting {
+			n.Error += " (connecting)"
+		}
+		n.Answering = p.answering
 		return n
 	case p.last == nil:
 		n.Error = "not probed yet"
@@ -132,8 +142,11 @@ func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[ui
 	case p.last.err != nil:
 		n.ProbedAt, n.ProbeRTT = p.last.at, p.last.finished.Sub(p.last.begun)
 		n.Error = p.last.err.Error()
+		n.Answering = p.last.answered || p.answering
 		return n
 	}
+	// The latest probe read the node; one still running has not reached
+	// its deadline (it would have failed), so the node is up on that word.
 	obs := p.last
 	n.ProbedAt, n.ProbeRTT = obs.at, obs.finished.Sub(obs.begun)
 	n.Up = true
@@ -145,21 +158,6 @@ func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[ui
 		n.Errant = errant
 	}
 	return n
-}
-
-// runningError describes a probe still running when its round is
-// published. Past the probe timeout (always, when a round is published at
-// its deadline) the node counts as timed out, also while connecting: a
-// reconnection over a long link may outlast a probe timeout, and the node
-// is then reported up again at the next round.
-func runningError(elapsed, timeout time.Duration, connecting bool) string {
-	switch {
-	case elapsed < timeout:
-		return "probe still running"
-	case connecting:
-		return fmt.Sprintf("probe timed out after %s (connecting)", timeout)
-	}
-	return fmt.Sprintf("probe timed out after %s", timeout)
 }
 
 // channel reports one replication connection of a node probed in the round.

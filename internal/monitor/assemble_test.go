@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/meridian-geo/meridian/examples"
 	"github.com/meridian-geo/meridian/internal/gtid"
@@ -297,7 +300,7 @@ func TestErrant(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		r := round{topo: tt.topo, at: t0, mono: t0.Add(2 * second), region: "eu", interval: second, probeTimeout: 800 * time.Millisecond,
+		r := round{topo: tt.topo, at: t0, mono: t0.Add(2 * second), region: "eu", interval: second,
 			probes: tt.probes, previousErrant: tt.previous, sourceAddr: noAddr}
 		s := r.snapshot()
 		n, _ := s.Node(tt.node)
@@ -312,30 +315,41 @@ func TestNodeStates(t *testing.T) {
 	mono := t0.Add(10 * time.Second)
 	ok := probed(t, 0, "1-101-7")
 	ok.readOnly = true
+	failed := func(answered bool) *observation {
+		return &observation{at: t0, begun: t0, finished: t0.Add(3 * time.Millisecond), err: errors.New("node us-1: connection refused"), answered: answered}
+	}
 	tests := []struct {
-		name  string
-		state probeState
-		up    bool
-		err   string
-		rtt   time.Duration
+		name      string
+		state     probeState
+		up        bool
+		answering bool
+		err       string
+		rtt       time.Duration
 	}{
-		{"up", upState(ok), true, "", time.Millisecond},
-		{"never probed", probeState{}, false, "not probed yet", 0},
-		{"failed: last known positions kept", probeState{last: &observation{at: t0, begun: t0, finished: t0.Add(3 * time.Millisecond), err: errors.New("node us-1: connection refused")}, good: ok},
-			false, "node us-1: connection refused", 3 * time.Millisecond},
-		{"overdue", probeState{last: ok, good: ok, running: mono.Add(-900 * time.Millisecond), runningAt: t0},
-			false, "probe timed out after 800ms", 900 * time.Millisecond},
-		{"overdue while connecting", probeState{last: ok, good: ok, running: mono.Add(-800 * time.Millisecond), runningAt: t0, connecting: true},
-			false, "probe timed out after 800ms (connecting)", 800 * time.Millisecond},
-		{"finished late, in the next round: up", probeState{last: ok, good: ok}, true, "", time.Millisecond},
+		{"up", upState(ok), true, false, "", time.Millisecond},
+		{"never probed", probeState{}, false, false, "not probed yet", 0},
+		{"first probe connecting, heard from", probeState{running: mono.Add(-2 * time.Second), runningAt: t0, connecting: true, answering: true},
+			false, true, "first probe still running (connecting)", 2 * time.Second},
+		{"failed: last known positions kept", probeState{last: failed(false), good: ok},
+			false, false, "node us-1: connection refused", 3 * time.Millisecond},
+		{"failed but heard from: answering", probeState{last: failed(true), good: ok},
+			false, true, "node us-1: connection refused", 3 * time.Millisecond},
+		{"failed, the next probe reconnecting and heard from: answering", probeState{last: failed(false), good: ok, running: mono.Add(-time.Second), runningAt: t0, connecting: true, answering: true},
+			false, true, "node us-1: connection refused", 3 * time.Millisecond},
+		{"failed, the next probe silent so far: lost", probeState{last: failed(false), good: ok, running: mono.Add(-time.Second), runningAt: t0},
+			false, false, "node us-1: connection refused", 3 * time.Millisecond},
+		{"a probe past the probe timeout but within its own deadline: still up", probeState{last: ok, good: ok, running: mono.Add(-900 * time.Millisecond), runningAt: t0},
+			true, false, "", time.Millisecond},
+		{"finished late, in the next round: up", probeState{last: ok, good: ok}, true, false, "", time.Millisecond},
 	}
 	for _, tt := range tests {
-		r := round{topo: ap, at: t0, mono: mono, region: "eu", interval: time.Second, probeTimeout: 800 * time.Millisecond,
+		r := round{topo: ap, at: t0, mono: mono, region: "eu", interval: time.Second,
 			probes: map[string]probeState{"us-1": tt.state}, sourceAddr: noAddr}
 		s := r.snapshot()
 		n, _ := s.Node("us-1")
-		if n.Up != tt.up || n.Error != tt.err || n.ProbeRTT != tt.rtt {
-			t.Errorf("%s: up=%v error=%q probe=%s, want up=%v error=%q probe=%s", tt.name, n.Up, n.Error, n.ProbeRTT, tt.up, tt.err, tt.rtt)
+		if n.Up != tt.up || n.Answering != tt.answering || n.Error != tt.err || n.ProbeRTT != tt.rtt {
+			t.Errorf("%s: up=%v answering=%v error=%q probe=%s, want up=%v answering=%v error=%q probe=%s",
+				tt.name, n.Up, n.Answering, n.Error, n.ProbeRTT, tt.up, tt.answering, tt.err, tt.rtt)
 		}
 		if tt.state.good != nil && (n.GTIDBinlog != "1-101-7" || !n.ReadOnly) {
 			t.Errorf("%s: last known binlog %q read_only %v, want 1-101-7 and true", tt.name, n.GTIDBinlog, n.ReadOnly)
@@ -354,7 +368,7 @@ func TestChannelReport(t *testing.T) {
 		LastSQLErrno: 1062, LastSQLError: "Duplicate entry", SecondsBehind: nil,
 	})
 	dr.heartbeats[1] = 2345678 * time.Microsecond
-	r := round{topo: ap, at: t0, mono: t0.Add(2 * time.Second), region: "eu", interval: time.Second, probeTimeout: 800 * time.Millisecond,
+	r := round{topo: ap, at: t0, mono: t0.Add(2 * time.Second), region: "eu", interval: time.Second,
 		probes: map[string]probeState{"eu-1": upState(primary), "us-1": upState(dr)}, sourceAddr: noAddr}
 	s := r.snapshot()
 	n, _ := s.Node("us-1")
@@ -528,7 +542,7 @@ func TestSnapshotFollowsPrimaries(t *testing.T) {
 	ap := example(t, "active-passive")
 	moved := topology.Primaries{Region: "us", Nodes: map[string]string{"us-main": "us-1"}}
 	r := round{topo: ap, primaries: moved, at: t0, mono: t0, region: "us", interval: time.Second,
-		probeTimeout: 800 * time.Millisecond, probes: map[string]probeState{}, sourceAddr: noAddr}
+		probes: map[string]probeState{}, sourceAddr: noAddr}
 	s := r.snapshot()
 	if !reflect.DeepEqual(s.Primaries, moved) {
 		t.Errorf("snapshot primaries %+v, want %+v", s.Primaries, moved)
@@ -541,6 +555,55 @@ func TestSnapshotFollowsPrimaries(t *testing.T) {
 	for _, n := range s.Nodes {
 		if want := n.Name == "us-1"; n.Writable != want {
 			t.Errorf("node %s writable=%v, want %v", n.Name, n.Writable, want)
+		}
+	}
+}
+
+// TestProbeDeadlinesFollowTheLink: a probe's deadlines grow with the
+// slowest round trip measured lately, not only the declared one, and come
+// back down once the link is fast again.
+func TestProbeDeadlinesFollowTheLink(t *testing.T) {
+	ap := example(t, "active-passive")
+	cfg, err := Config{Topology: ap, Endpoints: fakeEndpoints{}, Region: "us"}.withDefaults(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProber(cfg, topology.NodeRef{Name: "eu-1", Region: "eu"}, &counters{})
+	if got, want := p.connectTimeout(), 800*time.Millisecond+8*80*time.Millisecond; got != want {
+		t.Errorf("declared 80 ms: connect timeout %s, want %s", got, want)
+	}
+	p.measured(300 * time.Millisecond) // `sandbox latency eu us 300ms`
+	if got, want := p.connectTimeout(), 800*time.Millisecond+8*300*time.Millisecond; got != want {
+		t.Errorf("measured 300 ms: connect timeout %s, want %s", got, want)
+	}
+	if got, want := p.queryTimeout(), 1100*time.Millisecond; got != want {
+		t.Errorf("measured 300 ms: query timeout %s, want %s", got, want)
+	}
+	for range pingsKept {
+		p.measured(81 * time.Millisecond)
+	}
+	if got, want := p.queryTimeout(), 881*time.Millisecond; got != want {
+		t.Errorf("fast again: query timeout %s, want %s", got, want)
+	}
+}
+
+// TestRetriable: a broken connection, or a deadline reached while the node
+// was heard from, is worth a reconnection; silence and the server's own
+// errors are the probe's answer.
+func TestRetriable(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		err   error
+		heard bool
+		want  bool
+	}{
+		{"closed by the peer", fmt.Errorf("read GTID positions: %w", errors.New("invalid connection")), false, true},
+		{"deadline while reconnecting, bytes heard", fmt.Errorf("probe: %w", context.DeadlineExceeded), true, true},
+		{"deadline in silence", fmt.Errorf("probe: %w", context.DeadlineExceeded), false, false},
+		{"server error", &mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}, true, false},
+	} {
+		if got := retriable(c.err, c.heard); got != c.want {
+			t.Errorf("%s: retriable = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

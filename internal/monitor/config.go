@@ -111,12 +111,15 @@ func (c Config) withDefaults(requireRegion bool) (Config, error) {
 	return c, errors.Join(problems...)
 }
 
-// connectTimeout bounds opening the connections to a node: the probe
-// timeout, plus eight declared round trips to the node's region. Opening
-// costs about six (TCP and handshake, authentication, session settings, a
-// ping, then the probe's extra connections dialled side by side), so over a
-// 250 ms link it alone outlasts a 800 ms probe timeout: bounding it by that
-// would leave such a node unreachable for good.
+// connectTimeout bounds opening the connections to a node from the
+// declared round trip alone (the heartbeat writer and the historian; the
+// probers also count the round trips they measure, see prober.linkRTT).
 func (c Config) connectTimeout(nodeName string) time.Duration {
-	return c.ProbeTimeout + 8*c.Topology.RTT(c.Region, c.Topology.NodeRegion(nodeName))
+	return c.ProbeTimeout + connectRTTs*c.declaredRTT(nodeName)
+}
+
+// declaredRTT is the topology's round trip from the controller's region to
+// the node's.
+func (c Config) declaredRTT(nodeName string) time.Duration {
+	return c.Topology.RTT(c.Region, c.Topology.NodeRegion(nodeName))
 }

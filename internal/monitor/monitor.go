@@ -170,8 +170,9 @@ func (m *Monitor) rounds(ctx context.Context) {
 	for n := uint64(1); ; n++ {
 		wait := m.cfg.ProbeTimeout
 		if n == 1 {
+			// No probe has run yet: the probers' timing is theirs to read.
 			for _, p := range m.probers {
-				wait = max(wait, p.connectTimeout+m.cfg.ProbeTimeout)
+				wait = max(wait, p.connectTimeout()+p.queryTimeout())
 			}
 		}
 		pending := 0
@@ -226,8 +227,8 @@ func (m *Monitor) ProbeNow() {
 func buildRound(cfg Config, p topology.Primaries, probers []*prober, previous *Snapshot) round {
 	r := round{
 		topo: cfg.Topology, primaries: p, at: cfg.Now(), mono: time.Now(), region: cfg.Region,
-		interval: cfg.Interval, probeTimeout: cfg.ProbeTimeout,
-		probes: map[string]probeState{}, previousErrant: map[string][]string{},
+		interval: cfg.Interval,
+		probes:   map[string]probeState{}, previousErrant: map[string][]string{},
 		sourceAddr: cfg.Endpoints.SourceAddr,
 	}
 	for _, p := range probers {

@@ -42,15 +42,19 @@ type counters struct {
 // prober probes one node. Its client belongs to whoever runs probe (one
 // goroutine at a time); its state is shared with the round under mu.
 type prober struct {
-	name           string
-	galera         bool
-	endpoints      provision.Endpoints
-	connectTimeout time.Duration
-	probeTimeout   time.Duration
-	now            func() time.Time
-	count          *counters
-	log            *slog.Logger
-	client         *node.Client
+	name         string
+	galera       bool
+	endpoints    provision.Endpoints
+	probeTimeout time.Duration
+	// declaredRTT is the topology's round trip from the controller's
+	// region to the node's; pings are the latest measured ones (the first
+	// query of each probe on an open connection), newest last.
+	declaredRTT time.Duration
+	pings       []time.Duration
+	now         func() time.Time
+	count       *counters
+	log         *slog.Logger
+	client      *node.Client
 	// start receives the round number of each probe Run asks for.
 	start chan uint64
 
@@ -58,17 +62,63 @@ type prober struct {
 	state probeState
 }
 
+// Link timing. A node is judged by what it does, not by the cost of
+// reaching it: a probe's deadlines grow with the round trip to the node,
+// taken as the larger of the declared one and the slowest of the latest
+// measured ones (a link slower than declared, as after `sandbox latency`,
+// must not make a healthy node look dead).
+const (
+	// pingsKept is how many measured round trips the estimate remembers:
+	// about ten seconds at the default interval, so a link that became
+	// faster is trusted again soon, and one slow probe is not forgotten
+	// at the next.
+	pingsKept = 10
+	// connectRTTs is how many round trips opening a node's connections
+	// costs: TCP (through a proxy, one more), the server's greeting,
+	// authentication, the session settings, a ping, then the probe's
+	// other connections dialled side by side. Over a 300 ms link that is
+	// 2.4 s, longer than a whole probe interval: bounding a reconnection
+	// by the probe timeout would keep such a node unreachable for good.
+	connectRTTs = 8
+)
+
 func newProber(cfg Config, ref topology.NodeRef, count *counters) *prober {
 	return &prober{
-		name:           ref.Name,
-		galera:         ref.ClusterKind == topology.Galera,
-		endpoints:      cfg.Endpoints,
-		connectTimeout: cfg.connectTimeout(ref.Name),
-		probeTimeout:   cfg.ProbeTimeout,
-		now:            cfg.Now,
-		count:          count,
-		log:            cfg.Logger.With("node", ref.Name, "region", ref.Region),
-		start:          make(chan uint64, 1),
+		name:         ref.Name,
+		galera:       ref.ClusterKind == topology.Galera,
+		endpoints:    cfg.Endpoints,
+		probeTimeout: cfg.ProbeTimeout,
+		declaredRTT:  cfg.declaredRTT(ref.Name),
+		now:          cfg.Now,
+		count:        count,
+		log:          cfg.Logger.With("node", ref.Name, "region", ref.Region),
+		start:        make(chan uint64, 1),
+	}
+}
+
+// linkRTT is the round trip the probe's deadlines allow for.
+func (p *prober) linkRTT() time.Duration {
+	rtt := p.declaredRTT
+	for _, ping := range p.pings {
+		rtt = max(rtt, ping)
+	}
+	return rtt
+}
+
+// queryTimeout bounds a probe's queries on open connections: the probe
+// timeout for the server, plus the trip there and back.
+func (p *prober) queryTimeout() time.Duration { return p.probeTimeout + p.linkRTT() }
+
+// connectTimeout bounds opening the connections: the probe timeout plus
+// connectRTTs round trips.
+func (p *prober) connectTimeout() time.Duration {
+	return p.probeTimeout + connectRTTs*p.linkRTT()
+}
+
+func (p *prober) measured(ping time.Duration) {
+	p.pings = append(p.pings, ping)
+	if len(p.pings) > pingsKept {
+		p.pings = p.pings[1:]
 	}
 }
 
@@ -91,7 +141,7 @@ func (p *prober) record(o *observation) {
 	defer p.mu.Unlock()
 	switch last := p.state.last; {
 	case o.err != nil && (last == nil || last.err == nil):
-		p.log.Warn("probe failed", "err", o.err)
+		p.log.Warn("probe failed", "err", o.err, "answering", o.answered)
 	case o.err == nil && last != nil && last.err != nil:
 		p.log.Info("node answers again")
 	}
@@ -102,42 +152,114 @@ func (p *prober) record(o *observation) {
 	}
 }
 
+// snapshot is the probe state now, with whether the probe in progress has
+// heard from the node since it began.
 func (p *prober) snapshot() probeState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.state
+	st := p.state
+	if !st.running.IsZero() {
+		st.answering = node.HeardSince(p.endpoints.Admin(p.name).Addr, st.running)
+	}
+	return st
 }
 
-// probe reads the node once, (re)connecting first if needed. After a
-// failure the client is closed, so the next probe starts afresh.
+// probe reads the node once, connecting first if it has no connections.
+// A connection that broke since the last probe (the node restarted, or a
+// link healed and its proxy closed the streams that lived through the
+// cut) is replaced at once, within the same probe, and only when the new
+// one fails too does the probe fail: a reconnection is no failure.
+//
+// A failed probe says whether the node answered meanwhile (bytes arrived
+// from it: a handshake cut short by a deadline, a slow server) or not
+// (refused, reset, or silent past the deadline): only the latter is a
+// node lost (see Node.Answering).
 func (p *prober) probe(ctx context.Context) *observation {
 	o := &observation{at: p.now(), begun: time.Now()}
-	defer func() { o.finished = time.Now() }()
-	if p.client == nil {
-		p.setConnecting(true)
-		c, err := openClient(ctx, p.endpoints.Admin(p.name), p.connectTimeout, p.probeConns(), p.count)
-		p.setConnecting(false)
-		if err != nil {
-			o.err, o.timedOut = err, time.Since(o.begun) >= p.connectTimeout
+	addr := p.endpoints.Admin(p.name).Addr
+	defer func() {
+		o.finished = time.Now()
+		if o.err != nil {
+			o.answered = !refusal(o.err) && node.HeardSince(addr, o.begun)
+		}
+	}()
+	if p.client != nil {
+		err := p.query(ctx, o)
+		if err == nil || ctx.Err() != nil {
+			o.err = err
 			return o
 		}
-		p.client = c
+		p.close()
+		if !retriable(err, node.HeardSince(addr, o.begun)) {
+			o.err = err
+			return o
+		}
+		p.log.Debug("probe connection lost, reconnecting", "err", err)
 	}
-	qctx, cancel := context.WithTimeout(ctx, p.probeTimeout)
+	if err := p.connect(ctx); err != nil {
+		o.err, o.timedOut = err, time.Since(o.begun) >= p.connectTimeout()
+		return o
+	}
+	if err := p.query(ctx, o); err != nil {
+		o.err = err
+		p.close()
+	}
+	return o
+}
+
+// retriable reports whether a probe that failed on an open connection
+// should reconnect and try again: the connection broke (closed, reset,
+// invalid), or the query ran out of time while the node was heard from
+// (the driver was already dialling a replacement). A query that met only
+// silence, or an error from the server itself, is the probe's answer.
+func retriable(err error, heard bool) bool {
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &me):
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		return heard
+	}
+	return true
+}
+
+// refusal reports an error the server itself returned (access denied,
+// shutting down, too many connections): an answer, but one that says the
+// node cannot serve.
+func refusal(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me)
+}
+
+// connect opens the client within the connect timeout.
+func (p *prober) connect(ctx context.Context) error {
+	p.setConnecting(true)
+	defer p.setConnecting(false)
+	c, err := openClient(ctx, p.endpoints.Admin(p.name), p.connectTimeout(), p.probeConns(), p.count)
+	if err != nil {
+		return err
+	}
+	p.client = c
+	return nil
+}
+
+// query runs the probe's queries within the query timeout.
+func (p *prober) query(ctx context.Context, o *observation) error {
+	timeout := p.queryTimeout()
+	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	o.queried = time.Now()
 	err := p.read(qctx, o)
 	if err == nil {
-		return o
+		p.measured(o.ping)
+		return nil
 	}
 	if qctx.Err() != nil && ctx.Err() == nil {
 		// Every query then failed the same way; one line says it.
-		err = fmt.Errorf("node %s: probe timed out after %s: %w", p.name, p.probeTimeout, qctx.Err())
 		o.timedOut = true
+		return fmt.Errorf("node %s: probe timed out after %s: %w", p.name, timeout.Round(time.Millisecond), qctx.Err())
 	}
-	o.err = err
-	p.close()
-	return o
+	return err
 }
 
 func (p *prober) setConnecting(on bool) {

@@ -47,9 +47,17 @@ type Node struct {
 	// Role is what the layout makes of the node: "primary", "replica" or "galera".
 	Role string `json:"role"`
 	// Writable is what the layout wants; ReadOnly is what the server says.
-	Writable bool   `json:"writable"`
-	Up       bool   `json:"up"`
-	Error    string `json:"error,omitempty"`
+	Writable bool `json:"writable"`
+	// Up: the latest probe read the node, and none since has failed.
+	Up bool `json:"up"`
+	// Answering is set on a node that is not up but was heard from by its
+	// latest probe, or by the one in progress: bytes arrived and the server
+	// refused nothing (a reconnection across a slow link, a handshake cut
+	// short by a deadline). Failover counts a node as lost only when it is
+	// neither up nor answering: refused, reset, or silent past a deadline
+	// that accounts for the link's round trip.
+	Answering bool   `json:"answering,omitempty"`
+	Error     string `json:"error,omitempty"`
 	// ProbedAt is when the latest probe began, failed or still running past
 	// its timeout included; ProbeRTT is how long it took (a reconnection
 	// included) or has run so far. The round trip to a region is in WAN.

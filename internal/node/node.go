@@ -81,6 +81,7 @@ func driverConfig(e Endpoint) (*mysql.Config, error) {
 		cfg.Net, cfg.Addr = "unix", e.Socket
 	case e.Addr != "":
 		cfg.Net, cfg.Addr = "tcp", e.Addr
+		cfg.DialFunc = dialHeard
 	default:
 		return nil, fmt.Errorf("endpoint has neither an address nor a socket")
 	}
