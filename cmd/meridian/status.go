@@ -14,6 +14,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/status"
 )
 
@@ -72,12 +73,12 @@ func statusCommand() *cobra.Command {
 
 // snapshotSource returns how status gets each snapshot: from a controller's
 // API, or by probing the estate once itself.
-func snapshotSource(f *estateFlags, apiURL string) (func(context.Context) (monitor.Snapshot, error), error) {
+func snapshotSource(f *estateFlags, apiURL string) (func(context.Context) (snapshot.Snapshot, error), error) {
 	if apiURL != "" {
 		url := strings.TrimSuffix(apiURL, "/") + "/api/v1/topology"
 		client := &http.Client{Timeout: 5 * time.Second}
-		return func(ctx context.Context) (monitor.Snapshot, error) {
-			var s monitor.Snapshot
+		return func(ctx context.Context) (snapshot.Snapshot, error) {
+			var s snapshot.Snapshot
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return s, err
@@ -100,7 +101,7 @@ func snapshotSource(f *estateFlags, apiURL string) (func(context.Context) (monit
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) (monitor.Snapshot, error) {
+	return func(ctx context.Context) (snapshot.Snapshot, error) {
 		return monitor.ProbeOnce(ctx, monitor.Config{Topology: e.Topology, Endpoints: e.Endpoints, Region: e.Region})
 	}, nil
 }

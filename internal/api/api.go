@@ -15,13 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // SnapshotSource hands out the latest snapshot; a zero At means no probe
 // round has finished yet. It is called once per request, concurrently.
 type SnapshotSource interface {
-	Snapshot() monitor.Snapshot
+	Snapshot() snapshot.Snapshot
 }
 
 // Option configures the handler.

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/api"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 func get(t *testing.T, h http.Handler, path string) (*http.Response, string) {
@@ -52,7 +52,7 @@ func TestTopologyServesTheLastSnapshot(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, Content-Type %q", res.StatusCode, res.Header.Get("Content-Type"))
 	}
-	var got monitor.Snapshot
+	var got snapshot.Snapshot
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatal(err)
 	}

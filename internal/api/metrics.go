@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // snapshotCollector turns the current snapshot into constant metrics at
@@ -83,7 +83,7 @@ func (c snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func collectNode(ch chan<- prometheus.Metric, gauge func(*prometheus.Desc, float64, ...string), n monitor.Node) {
+func collectNode(ch chan<- prometheus.Metric, gauge func(*prometheus.Desc, float64, ...string), n snapshot.Node) {
 	gauge(nodeUp, boolValue(n.Up), n.Region, n.Name)
 	gauge(nodeDesiredWritable, boolValue(n.Writable), n.Region, n.Name)
 	if !n.ProbedAt.IsZero() {

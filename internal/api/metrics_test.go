@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/api"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // scrape returns /metrics as its HELP/TYPE lines by metric name and its
@@ -164,7 +164,7 @@ func TestMetricsSurviveABadErrantRange(t *testing.T) {
 // An empty snapshot source must not make the page's JSON consumers or the
 // collector trip over nil slices.
 func TestMetricsOfAnEmptyEstate(t *testing.T) {
-	_, _, samples := scrape(t, api.New(&source{snap: monitor.Snapshot{At: time.Unix(1, 0)}}))
+	_, _, samples := scrape(t, api.New(&source{snap: snapshot.Snapshot{At: time.Unix(1, 0)}}))
 	if samples["meridian_snapshot_timestamp_seconds"] != "1" {
 		t.Errorf("timestamp %q, want 1", samples["meridian_snapshot_timestamp_seconds"])
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/api"
 	"github.com/meridian-geo/meridian/internal/api/browsertest"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 var screenshot = flag.String("screenshot", "", "also write a 1400×900 screenshot of the page to this PNG file")
@@ -73,9 +73,9 @@ func TestPageInBrowser(t *testing.T) {
 }
 
 // live serves its snapshot as if it had just been taken.
-type live struct{ snap monitor.Snapshot }
+type live struct{ snap snapshot.Snapshot }
 
-func (l live) Snapshot() monitor.Snapshot {
+func (l live) Snapshot() snapshot.Snapshot {
 	s := l.snap
 	s.At = time.Now()
 	return s

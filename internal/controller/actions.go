@@ -11,8 +11,8 @@ import (
 	"github.com/meridian-geo/meridian/internal/api"
 	"github.com/meridian-geo/meridian/internal/audit"
 	"github.com/meridian-geo/meridian/internal/failover"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/recovery"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -178,7 +178,7 @@ func writersUnder(t *topology.Topology, p topology.Primaries, now time.Time) str
 // primaryFinding is this round's finding for the cluster whose primary
 // writes for region: the region's own in active-active, the estate's
 // otherwise.
-func (c *Controller) primaryFinding(s monitor.Snapshot, p topology.Primaries, region string) (failover.Finding, bool) {
+func (c *Controller) primaryFinding(s snapshot.Snapshot, p topology.Primaries, region string) (failover.Finding, bool) {
 	writer := region
 	if c.topo.Architecture != topology.ActiveActive {
 		writer = c.topo.PrimaryRegionFor(c.now(), p)

@@ -32,6 +32,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/recovery"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -267,7 +268,7 @@ func (c *Controller) Handle(pattern string, h http.Handler) { c.mux.Handle(patte
 func (c *Controller) URL() string { return c.url }
 
 // Snapshot is the monitor's latest snapshot.
-func (c *Controller) Snapshot() monitor.Snapshot { return c.monitor.Snapshot() }
+func (c *Controller) Snapshot() snapshot.Snapshot { return c.monitor.Snapshot() }
 
 // Monitor is the controller's monitor.
 func (c *Controller) Monitor() *monitor.Monitor { return c.monitor }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/examples"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -91,22 +91,22 @@ func TestMoveRefusal(t *testing.T) {
 	fts := example(t, "follow-the-sun")
 	p := topology.Primaries{Region: "eu"}
 	lag := func(s float64) *float64 { return &s }
-	snap := func(us monitor.Node) monitor.Snapshot {
-		return monitor.Snapshot{At: noon, Nodes: []monitor.Node{{Name: "eu-1", Region: "eu", Up: true}, us}}
+	snap := func(us snapshot.Node) snapshot.Snapshot {
+		return snapshot.Snapshot{At: noon, Nodes: []snapshot.Node{{Name: "eu-1", Region: "eu", Up: true}, us}}
 	}
-	healthy := monitor.Channel{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true, LagSeconds: lag(0.1)}
+	healthy := snapshot.Channel{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true, LagSeconds: lag(0.1)}
 	for _, tt := range []struct {
 		name string
-		us   monitor.Node
+		us   snapshot.Node
 		want string
 	}{
-		{"healthy", monitor.Node{Name: "us-1", Up: true, Replication: []monitor.Channel{healthy}}, ""},
-		{"down", monitor.Node{Name: "us-1", Error: "connection refused"}, "us-1 is down (connection refused)"},
-		{"errant", monitor.Node{Name: "us-1", Up: true, Errant: []string{"2-201-5"}, Replication: []monitor.Channel{healthy}}, "errant"},
-		{"broken", monitor.Node{Name: "us-1", Up: true, Replication: []monitor.Channel{{SourceNode: "eu-1", IORunning: "Connecting", SQLRunning: true}}}, "broken"},
-		{"too far behind", monitor.Node{Name: "us-1", Up: true, Replication: []monitor.Channel{{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true, LagSeconds: lag(12)}}}, "12.0s behind eu-1"},
-		{"lag unknown", monitor.Node{Name: "us-1", Up: true, Replication: []monitor.Channel{{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true}}}, "unknown"},
-		{"not replicating", monitor.Node{Name: "us-1", Up: true}, "does not replicate"},
+		{"healthy", snapshot.Node{Name: "us-1", Up: true, Replication: []snapshot.Channel{healthy}}, ""},
+		{"down", snapshot.Node{Name: "us-1", Error: "connection refused"}, "us-1 is down (connection refused)"},
+		{"errant", snapshot.Node{Name: "us-1", Up: true, Errant: []string{"2-201-5"}, Replication: []snapshot.Channel{healthy}}, "errant"},
+		{"broken", snapshot.Node{Name: "us-1", Up: true, Replication: []snapshot.Channel{{SourceNode: "eu-1", IORunning: "Connecting", SQLRunning: true}}}, "broken"},
+		{"too far behind", snapshot.Node{Name: "us-1", Up: true, Replication: []snapshot.Channel{{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true, LagSeconds: lag(12)}}}, "12.0s behind eu-1"},
+		{"lag unknown", snapshot.Node{Name: "us-1", Up: true, Replication: []snapshot.Channel{{SourceNode: "eu-1", IORunning: "Yes", SQLRunning: true}}}, "unknown"},
+		{"not replicating", snapshot.Node{Name: "us-1", Up: true}, "does not replicate"},
 	} {
 		got := moveRefusal(fts, snap(tt.us), p, "us", 5*time.Second)
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
@@ -186,7 +186,7 @@ func TestLeases(t *testing.T) {
 }
 
 func TestReturning(t *testing.T) {
-	s := monitor.Snapshot{Nodes: []monitor.Node{{Name: "eu-1", Up: true}, {Name: "eu-2"}}}
+	s := snapshot.Snapshot{Nodes: []snapshot.Node{{Name: "eu-1", Up: true}, {Name: "eu-2"}}}
 	if got := returning(s, []string{"eu-1", "eu-2", "gone"}); len(got) != 1 || got[0] != "eu-1" {
 		t.Errorf("returning %v, want [eu-1]", got)
 	}

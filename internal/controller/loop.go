@@ -13,14 +13,14 @@ import (
 	"github.com/meridian-geo/meridian/internal/api"
 	"github.com/meridian-geo/meridian/internal/audit"
 	"github.com/meridian-geo/meridian/internal/failover"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/recovery"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
 // loop feeds every snapshot to the detector and acts on what it finds.
-func (c *Controller) loop(ctx context.Context, updates <-chan monitor.Snapshot) {
+func (c *Controller) loop(ctx context.Context, updates <-chan snapshot.Snapshot) {
 	for s := range updates {
 		if ctx.Err() != nil {
 			return
@@ -33,7 +33,7 @@ func (c *Controller) loop(ctx context.Context, updates <-chan monitor.Snapshot) 
 // must not wait behind a failover), then confirmed failures, then the
 // schedule. A snapshot taken under other primaries than the current ones
 // (a round that began before a failover) is stale and skipped.
-func (c *Controller) observe(ctx context.Context, s monitor.Snapshot) {
+func (c *Controller) observe(ctx context.Context, s snapshot.Snapshot) {
 	c.act.Lock()
 	defer c.act.Unlock()
 	st := c.stateNow()
@@ -78,7 +78,7 @@ func samePrimaries(a, b topology.Primaries) bool {
 }
 
 // returning are the nodes awaiting rejoin that the snapshot shows up.
-func returning(s monitor.Snapshot, waiting []string) []string {
+func returning(s snapshot.Snapshot, waiting []string) []string {
 	var up []string
 	for _, name := range waiting {
 		if n, ok := s.Node(name); ok && n.Up {
@@ -103,7 +103,7 @@ func IsRefused(err error) bool {
 }
 
 // failover decides about a finding and, unless refused, carries it out.
-func (c *Controller) failover(ctx context.Context, s monitor.Snapshot, f failover.Finding, policy failover.Policy, automatic bool) (recovery.Result, error) {
+func (c *Controller) failover(ctx context.Context, s snapshot.Snapshot, f failover.Finding, policy failover.Policy, automatic bool) (recovery.Result, error) {
 	d, err := c.decide(ctx, s, f, policy, automatic)
 	if err != nil {
 		return recovery.Result{Cluster: f.Cluster, Action: d.Action}, err
@@ -114,7 +114,7 @@ func (c *Controller) failover(ctx context.Context, s monitor.Snapshot, f failove
 // decide asks the Guard first (automatic failovers only), then Choose with
 // the survivors' fresh replication status; a refusal is audited (once per
 // reason) and counted.
-func (c *Controller) decide(ctx context.Context, s monitor.Snapshot, f failover.Finding, policy failover.Policy, automatic bool) (failover.Decision, error) {
+func (c *Controller) decide(ctx context.Context, s snapshot.Snapshot, f failover.Finding, policy failover.Policy, automatic bool) (failover.Decision, error) {
 	if ok, why := c.guard.Allow(f.Cluster, c.now(), automatic); !ok {
 		return failover.Decision{Cluster: f.Cluster, Action: failover.Refuse, Reasons: []string{why}}, c.refuseFailover(f.Cluster, why, f)
 	}
@@ -192,7 +192,7 @@ const relayReadTimeout = time.Second
 // have grown since the snapshot. A node that cannot be read in time is
 // left out: Choose then takes it to have received what it holds, and the
 // snapshot's own reading stands for it.
-func (c *Controller) readRelays(ctx context.Context, s monitor.Snapshot, failed string) map[string]node.ReplicaStatus {
+func (c *Controller) readRelays(ctx context.Context, s snapshot.Snapshot, failed string) map[string]node.ReplicaStatus {
 	ctx, cancel := context.WithTimeout(ctx, relayReadTimeout)
 	defer cancel()
 	var mu sync.Mutex

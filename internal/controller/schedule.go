@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/audit"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/recovery"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -33,7 +33,7 @@ func scheduleMove(t *topology.Topology, p topology.Primaries, now time.Time) (re
 // moveRefusal says why the primary must not move to region now, from the
 // snapshot: its link node down, holding errant transactions, not
 // replicating from the current primary, or further behind than maxLag.
-func moveRefusal(t *topology.Topology, s monitor.Snapshot, p topology.Primaries, region string, maxLag time.Duration) string {
+func moveRefusal(t *topology.Topology, s snapshot.Snapshot, p topology.Primaries, region string, maxLag time.Duration) string {
 	target := t.LinkNodeFor(region, p)
 	source := t.LinkNodeFor(t.PrimaryRegionFor(s.At, p), p)
 	n, ok := s.Node(target)
@@ -63,7 +63,7 @@ func moveRefusal(t *topology.Topology, s monitor.Snapshot, p topology.Primaries,
 // followSchedule moves the primary when a window has begun elsewhere, or
 // skips that window's move, audited and alerted, when the region is not
 // fit to take it.
-func (c *Controller) followSchedule(ctx context.Context, s monitor.Snapshot) {
+func (c *Controller) followSchedule(ctx context.Context, s snapshot.Snapshot) {
 	p := c.stateNow().Primaries
 	region, start, due := scheduleMove(c.topo, p, s.At)
 	c.mu.Lock()

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -64,18 +64,18 @@ func activePassiveGalera(t *testing.T) *topology.Topology {
 type estate struct {
 	topo  *topology.Topology
 	at    time.Time
-	nodes []monitor.Node
+	nodes []snapshot.Node
 }
 
 func healthy(topo *topology.Topology, p topology.Primaries) *estate {
 	e := &estate{topo: topo, at: t0}
 	layout := topo.LayoutFor(t0, p)
 	for _, ref := range topo.Nodes() {
-		n := monitor.Node{Name: ref.Name, Region: ref.Region, Cluster: ref.Cluster, ClusterKind: string(ref.ClusterKind), Up: true}
+		n := snapshot.Node{Name: ref.Name, Region: ref.Region, Cluster: ref.Cluster, ClusterKind: string(ref.ClusterKind), Up: true}
 		for _, ch := range layout.Channels {
 			if ch.Replica == ref.Name {
 				lag := 0.1
-				n.Replication = append(n.Replication, monitor.Channel{
+				n.Replication = append(n.Replication, snapshot.Channel{
 					Connection: ch.Connection, SourceRegion: topo.NodeRegion(ch.Source), SourceNode: ch.Source,
 					IORunning: "Yes", SQLRunning: true, LagSeconds: &lag,
 				})
@@ -83,17 +83,17 @@ func healthy(topo *topology.Topology, p topology.Primaries) *estate {
 		}
 		if ref.ClusterKind == topology.Galera {
 			_, c, _ := topo.Node(ref.Name)
-			n.Galera = &monitor.Galera{LocalState: "Synced", ClusterSize: len(c.Nodes), ClusterStatus: "Primary", Ready: true}
+			n.Galera = &snapshot.Galera{LocalState: "Synced", ClusterSize: len(c.Nodes), ClusterStatus: "Primary", Ready: true}
 		}
 		e.nodes = append(e.nodes, n)
 	}
 	return e
 }
 
-type edit func(*monitor.Node)
+type edit func(*snapshot.Node)
 
 func (e *estate) with(name string, edits ...edit) *estate {
-	i := slices.IndexFunc(e.nodes, func(n monitor.Node) bool { return n.Name == name })
+	i := slices.IndexFunc(e.nodes, func(n snapshot.Node) bool { return n.Name == name })
 	if i < 0 {
 		panic("estate: no node " + name)
 	}
@@ -104,8 +104,8 @@ func (e *estate) with(name string, edits ...edit) *estate {
 }
 
 // snap is the estate now, deep-copied so later edits do not change it.
-func (e *estate) snap() monitor.Snapshot {
-	s := monitor.Snapshot{At: e.at, Topology: e.topo.Name, Architecture: string(e.topo.Architecture), Interval: time.Second}
+func (e *estate) snap() snapshot.Snapshot {
+	s := snapshot.Snapshot{At: e.at, Topology: e.topo.Name, Architecture: string(e.topo.Architecture), Interval: time.Second}
 	for _, n := range e.nodes {
 		n.Replication = slices.Clone(n.Replication)
 		if n.Galera != nil {
@@ -124,22 +124,24 @@ func (e *estate) tick() *estate {
 }
 
 // down: unreachable, with what a failed probe leaves (positions kept).
-func down(n *monitor.Node) {
+func down(n *snapshot.Node) {
 	n.Up, n.Error, n.Replication, n.Galera = false, "dial tcp: connection refused", nil, nil
 }
 
-func binlog(pos string) edit { return func(n *monitor.Node) { n.GTIDBinlog, n.GTIDCurrent = pos, pos } }
+func binlog(pos string) edit {
+	return func(n *snapshot.Node) { n.GTIDBinlog, n.GTIDCurrent = pos, pos }
+}
 
-func slavePos(pos string) edit { return func(n *monitor.Node) { n.GTIDSlave = pos } }
+func slavePos(pos string) edit { return func(n *snapshot.Node) { n.GTIDSlave = pos } }
 
 // positions sets all three positions of a replica that applied pos.
 func positions(pos string) edit {
-	return func(n *monitor.Node) { n.GTIDBinlog, n.GTIDSlave, n.GTIDCurrent = pos, pos, pos }
+	return func(n *snapshot.Node) { n.GTIDBinlog, n.GTIDSlave, n.GTIDCurrent = pos, pos, pos }
 }
 
-func errant(gtids ...string) edit { return func(n *monitor.Node) { n.Errant = gtids } }
+func errant(gtids ...string) edit { return func(n *snapshot.Node) { n.Errant = gtids } }
 
-func channel(n *monitor.Node, source string) *monitor.Channel {
+func channel(n *snapshot.Node, source string) *snapshot.Channel {
 	ch := channelFrom(*n, source)
 	if ch == nil {
 		panic("estate: " + n.Name + " has no channel from " + source)
@@ -150,7 +152,7 @@ func channel(n *monitor.Node, source string) *monitor.Channel {
 // io sets the IO thread state of the channel from source; a dropped
 // connection carries MariaDB's error.
 func io(source, state string) edit {
-	return func(n *monitor.Node) {
+	return func(n *snapshot.Node) {
 		ch := channel(n, source)
 		ch.IORunning = state
 		if state != "Yes" {
@@ -161,7 +163,7 @@ func io(source, state string) edit {
 
 // lag sets the heartbeat lag of the channel from source; negative: unknown.
 func lag(source string, seconds float64) edit {
-	return func(n *monitor.Node) {
+	return func(n *snapshot.Node) {
 		ch := channel(n, source)
 		ch.LagSeconds = nil
 		if seconds >= 0 {
@@ -171,25 +173,25 @@ func lag(source string, seconds float64) edit {
 }
 
 func sqlError(source string, errno int, msg string) edit {
-	return func(n *monitor.Node) {
+	return func(n *snapshot.Node) {
 		ch := channel(n, source)
 		ch.SQLRunning, ch.LastSQLErrno, ch.LastSQLError = false, errno, msg
 	}
 }
 
 func sqlStopped(source string) edit {
-	return func(n *monitor.Node) { channel(n, source).SQLRunning = false }
+	return func(n *snapshot.Node) { channel(n, source).SQLRunning = false }
 }
 
 func noChannel(source string) edit {
-	return func(n *monitor.Node) {
-		n.Replication = slices.DeleteFunc(n.Replication, func(ch monitor.Channel) bool { return ch.SourceNode == source })
+	return func(n *snapshot.Node) {
+		n.Replication = slices.DeleteFunc(n.Replication, func(ch snapshot.Channel) bool { return ch.SourceNode == source })
 	}
 }
 
 func galeraState(local string, size int, status string) edit {
-	return func(n *monitor.Node) {
-		n.Galera = &monitor.Galera{LocalState: local, ClusterSize: size, ClusterStatus: status, Ready: local == "Synced"}
+	return func(n *snapshot.Node) {
+		n.Galera = &snapshot.Galera{LocalState: local, ClusterSize: size, ClusterStatus: status, Ready: local == "Synced"}
 	}
 }
 

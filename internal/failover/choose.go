@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/meridian-geo/meridian/internal/gtid"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -105,7 +105,7 @@ const (
 // Using_Gtid nor Gtid_IO_Pos. A node missing from it is taken to use
 // slave_pos (Meridian lays out only slave_pos channels) and to have received
 // what it holds. A forced failover passes its finding with Confirmed set.
-func Choose(t *topology.Topology, s monitor.Snapshot, f Finding, policy Policy, relays map[string]node.ReplicaStatus) Decision {
+func Choose(t *topology.Topology, s snapshot.Snapshot, f Finding, policy Policy, relays map[string]node.ReplicaStatus) Decision {
 	d := Decision{Cluster: f.Cluster, Kind: f.Kind, Failed: f.Primary, Action: Refuse, NewPrimaries: f.Primaries}
 	switch {
 	case !f.Kind.failed():
@@ -142,7 +142,7 @@ func moveLinks(t *topology.Topology, d Decision, f Finding) Decision {
 // chooser holds one Choose call's inputs.
 type chooser struct {
 	topo             *topology.Topology
-	s                monitor.Snapshot
+	s                snapshot.Snapshot
 	f                Finding
 	policy           Policy
 	relays           map[string]node.ReplicaStatus
@@ -153,7 +153,7 @@ type chooser struct {
 // candidate is a node that passed every check but the comparison of data,
 // or (with its refusal) one refused despite sound data.
 type candidate struct {
-	n                 monitor.Node
+	n                 snapshot.Node
 	received, applied gtid.Position
 	refusal           string
 }
@@ -252,7 +252,7 @@ func (c chooser) galeraMember(name string) bool {
 	return cl.Kind == topology.Galera
 }
 
-func (c chooser) node(name string) monitor.Node {
+func (c chooser) node(name string) snapshot.Node {
 	n, _ := c.s.Node(name)
 	return n
 }
@@ -260,7 +260,7 @@ func (c chooser) node(name string) monitor.Node {
 // refusal is why a node cannot replace the dead primary, "" when it can
 // (before comparing data). Checked in a fixed order; the first that holds
 // is the reason.
-func (c chooser) refusal(n monitor.Node) string {
+func (c chooser) refusal(n snapshot.Node) string {
 	ch := channelFrom(n, c.dead)
 	relay, known := c.relays[n.Name]
 	switch {
@@ -295,7 +295,7 @@ func (c chooser) refusal(n monitor.Node) string {
 // positions are what a node has applied (everything it holds: binlog,
 // replica and current positions, domain by domain) and what it has
 // received (that, plus its channel's Gtid_IO_Pos when known).
-func (c chooser) positions(n monitor.Node) (applied, received gtid.Position, err error) {
+func (c chooser) positions(n snapshot.Node) (applied, received gtid.Position, err error) {
 	applied = gtid.Position{}
 	for _, text := range []string{n.GTIDBinlog, n.GTIDSlave, n.GTIDCurrent} {
 		p, err := gtid.Parse(text)

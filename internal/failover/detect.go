@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -124,7 +125,7 @@ type stream struct {
 func streamKey(replica, source string) string { return replica + "<" + source }
 
 // streamsOf records every channel's stream in s.
-func streamsOf(s monitor.Snapshot) map[string]stream {
+func streamsOf(s snapshot.Snapshot) map[string]stream {
 	out := map[string]stream{}
 	for _, n := range s.Nodes {
 		if !n.Up {
@@ -153,7 +154,7 @@ func NewDetector(t *topology.Topology, cfg DetectorConfig) *Detector {
 // Observe takes one snapshot and returns a finding per cluster, in
 // topology order. A snapshot no newer than the last one observed is
 // classified but not counted again.
-func (d *Detector) Observe(s monitor.Snapshot, p topology.Primaries) []Finding {
+func (d *Detector) Observe(s snapshot.Snapshot, p topology.Primaries) []Finding {
 	if d.lastAt.IsZero() || s.At.After(d.lastAt) {
 		d.count(s)
 		d.lastAt = s.At
@@ -184,7 +185,7 @@ func (d *Detector) Observe(s monitor.Snapshot, p topology.Primaries) []Finding {
 	return findings
 }
 
-func (d *Detector) count(s monitor.Snapshot) {
+func (d *Detector) count(s snapshot.Snapshot) {
 	for _, n := range s.Nodes {
 		if !lost(n) {
 			delete(d.streaks, n.Name)
@@ -218,19 +219,19 @@ func (d *Detector) subject(f Finding) string {
 }
 
 // lost reports whether a node is out of service: neither up nor answering
-// (monitor.Node.Answering: a reconnection is no loss), or a Galera member
+// (snapshot.Node.Answering: a reconnection is no loss), or a Galera member
 // split into a non-Primary component (it can neither commit nor apply,
 // though it answers).
-func lost(n monitor.Node) bool { return (!n.Up && !n.Answering) || splitGalera(n) }
+func lost(n snapshot.Node) bool { return (!n.Up && !n.Answering) || splitGalera(n) }
 
-func splitGalera(n monitor.Node) bool {
+func splitGalera(n snapshot.Node) bool {
 	return n.Up && n.Galera != nil && n.Galera.ClusterStatus != "Primary"
 }
 
 // round is what one snapshot is classified with.
 type round struct {
 	topo     *topology.Topology
-	s        monitor.Snapshot
+	s        snapshot.Snapshot
 	p        topology.Primaries
 	layout   topology.Layout
 	writable []string
@@ -239,10 +240,10 @@ type round struct {
 	previous map[string]stream
 }
 
-func (r round) node(name string) monitor.Node {
+func (r round) node(name string) snapshot.Node {
 	n, ok := r.s.Node(name)
 	if !ok { // a node the snapshot does not know is one nobody reached
-		return monitor.Node{Name: name, Region: r.topo.NodeRegion(name), Error: "not in the snapshot"}
+		return snapshot.Node{Name: name, Region: r.topo.NodeRegion(name), Error: "not in the snapshot"}
 	}
 	return n
 }
@@ -335,7 +336,7 @@ func (r round) replicaWitnesses(source string, skip []string) []Witness {
 }
 
 // channelFrom is the node's channel whose source is source, nil if none.
-func channelFrom(n monitor.Node, source string) *monitor.Channel {
+func channelFrom(n snapshot.Node, source string) *snapshot.Channel {
 	for i, ch := range n.Replication {
 		if ch.SourceNode == source {
 			return &n.Replication[i]
@@ -351,7 +352,7 @@ func channelFrom(n monitor.Node, source string) *monitor.Channel {
 // when the source's region writes them and the SQL thread applies them;
 // otherwise "Yes" is taken at its word, which errs on the side of no
 // failover until the IO thread notices.
-func (r round) verdict(n monitor.Node, ch *monitor.Channel, source string) (Verdict, string) {
+func (r round) verdict(n snapshot.Node, ch *snapshot.Channel, source string) (Verdict, string) {
 	switch {
 	case !n.Up:
 		return NoWitness, "down: no witness"
@@ -387,7 +388,7 @@ func (r round) verdict(n monitor.Node, ch *monitor.Channel, source string) (Verd
 // decides: when the source's replication heartbeats or new GTIDs reached
 // it since the previous snapshot, the source is alive and only the
 // controller's path to it is lost (orchestrator's UnreachableMaster).
-func (r round) streaming(n monitor.Node, ch *monitor.Channel, source, stale string) (Verdict, string) {
+func (r round) streaming(n snapshot.Node, ch *snapshot.Channel, source, stale string) (Verdict, string) {
 	prev, ok := r.previous[streamKey(n.Name, source)]
 	switch {
 	case !ok:
@@ -406,7 +407,7 @@ func (r round) streaming(n monitor.Node, ch *monitor.Channel, source, stale stri
 // them, its fellow members and its replicas elsewhere witness, and the
 // links move to a Synced member.
 func (r round) galera(c topology.Cluster, f Finding) Finding {
-	var members []monitor.Node
+	var members []snapshot.Node
 	anyUp := false
 	for _, m := range c.Nodes {
 		n := r.node(m.Name)
@@ -441,7 +442,7 @@ func (r round) galera(c topology.Cluster, f Finding) Finding {
 	return f
 }
 
-func lostReason(n monitor.Node) string {
+func lostReason(n snapshot.Node) string {
 	if splitGalera(n) {
 		return fmt.Sprintf("%s is in a %s component", n.Name, n.Galera.ClusterStatus)
 	}
@@ -460,7 +461,7 @@ func memberNames(c topology.Cluster) []string {
 // the Primary component counts the members it is joined with: more than the
 // controller can reach means a member the controller cannot reach, perhaps
 // the lost one, is still in the component.
-func memberWitnesses(members []monitor.Node, lostName string) []Witness {
+func memberWitnesses(members []snapshot.Node, lostName string) []Witness {
 	reachable := 0
 	for _, m := range members {
 		if !lost(m) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -62,7 +62,7 @@ func TestDetectorResetsOnRecovery(t *testing.T) {
 func TestAnsweringPrimaryIsNotLost(t *testing.T) {
 	topo := example(t, "active-passive.yaml")
 	d := NewDetector(topo, DetectorConfig{})
-	answering := func(n *monitor.Node) {
+	answering := func(n *snapshot.Node) {
 		down(n)
 		n.Answering, n.Error = true, "node eu-1: probe timed out after 1.1s: context deadline exceeded"
 	}
@@ -427,7 +427,7 @@ func TestWitnessStreamOutweighsAStaleHeartbeat(t *testing.T) {
 	topo := example(t, "active-passive.yaml")
 	d := NewDetector(topo, DetectorConfig{})
 	received := func(heartbeats uint64, ioPos string) edit {
-		return func(n *monitor.Node) {
+		return func(n *snapshot.Node) {
 			ch := channel(n, "eu-1")
 			ch.ReceivedHeartbeats, ch.GTIDIOPos = heartbeats, ioPos
 		}

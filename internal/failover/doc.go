@@ -7,7 +7,7 @@
 // Observe → decide → act:
 //
 //   - Observe (internal/monitor). One probe round reaches every node in
-//     parallel and publishes a monitor.Snapshot. The witnesses' evidence is
+//     parallel and publishes a snapshot.Snapshot. The witnesses' evidence is
 //     already in it: each replica's IO thread state, heartbeat lag, and
 //     received stream (the source's replication heartbeats and Gtid_IO_Pos)
 //     for its channel from the primary. Meridian's heartbeat is written by
@@ -56,7 +56,7 @@
 // open them). A probe that meets a broken connection (a restarted node, a
 // healed link whose proxy closed the streams that lived through the cut)
 // dials again within the same probe, and a node heard from meanwhile is
-// answering, not lost (monitor.Node.Answering), so a blip and its
+// answering, not lost (snapshot.Node.Answering), so a blip and its
 // reconnections over a 300 ms link never add up to a confirmation.
 //
 // With the monitor's defaults (1 s interval, 80% probe timeout) and the

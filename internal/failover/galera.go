@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/meridian-geo/meridian/internal/gtid"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -39,16 +39,16 @@ type Takeover struct {
 // cluster applies links from other regions and its outbound links carry its
 // own domain, a downstream replica's position means something else on
 // another member, and the takeover is refused with that reason.
-func (r round) takeover(c topology.Cluster, members []monitor.Node, from string) *Takeover {
+func (r round) takeover(c topology.Cluster, members []snapshot.Node, from string) *Takeover {
 	tk := &Takeover{From: from}
-	var synced []monitor.Node
+	var synced []snapshot.Node
 	for _, m := range members {
 		if m.Name != from && m.Up && m.Galera != nil && m.Galera.LocalState == "Synced" && m.Galera.ClusterStatus == "Primary" {
 			synced = append(synced, m)
 		}
 	}
 	// Members in the cluster's own region first: the links stay where they were.
-	slices.SortStableFunc(synced, func(a, b monitor.Node) int { return boolOrder(a.Region != c.Region, b.Region != c.Region) })
+	slices.SortStableFunc(synced, func(a, b snapshot.Node) int { return boolOrder(a.Region != c.Region, b.Region != c.Region) })
 	if len(synced) == 0 {
 		tk.Reason = fmt.Sprintf("no other member of %s is up and Synced", c.Name)
 		return tk

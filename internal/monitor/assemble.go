@@ -9,6 +9,7 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -33,7 +34,7 @@ type observation struct {
 	// heartbeats is the age of each domain's heartbeat row by the node's
 	// own clock (NOW(6) - ts).
 	heartbeats map[uint32]time.Duration
-	galera     *Galera
+	galera     *snapshot.Galera
 	// ping is the round trip of the probe's first query on an open connection.
 	ping time.Duration
 }
@@ -78,22 +79,22 @@ type round struct {
 	sourceAddr func(replica, source string) (host string, port int, err error)
 }
 
-func (r round) snapshot() Snapshot {
+func (r round) snapshot() snapshot.Snapshot {
 	t := r.topo
 	layout := t.LayoutFor(r.at, r.primaries)
 	writable := t.WritableRegionsFor(r.at, r.primaries)
 	beating := map[uint32]bool{}
-	s := Snapshot{
+	s := snapshot.Snapshot{
 		At: r.at, Topology: t.Name, Architecture: string(t.Architecture),
 		ControllerRegion: r.region, Interval: r.interval, Primaries: r.primaries,
-		Regions: []Region{}, Nodes: []Node{}, WAN: r.wan(),
+		Regions: []snapshot.Region{}, Nodes: []snapshot.Node{}, WAN: r.wan(),
 	}
 	for _, reg := range t.Regions {
 		w := slices.Contains(writable, reg.Name)
 		if w {
 			beating[reg.GTIDDomainID] = true
 		}
-		s.Regions = append(s.Regions, Region{Name: reg.Name, Location: reg.Location, Domain: reg.GTIDDomainID, Writable: w, LinkNode: t.LinkNodeFor(reg.Name, r.primaries)})
+		s.Regions = append(s.Regions, snapshot.Region{Name: reg.Name, Location: reg.Location, Domain: reg.GTIDDomainID, Writable: w, LinkNode: t.LinkNodeFor(reg.Name, r.primaries)})
 	}
 	for _, ref := range t.Nodes() {
 		s.Nodes = append(s.Nodes, r.node(ref, layout, beating))
@@ -116,10 +117,10 @@ func role(ref topology.NodeRef, layout topology.Layout) string {
 // node reports one node. A node that is not up keeps the read-only flag
 // and GTID positions of its last successful probe, and its last errant
 // verdict; its channels and Galera state are unknown.
-func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[uint32]bool) Node {
-	n := Node{
+func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[uint32]bool) snapshot.Node {
+	n := snapshot.Node{
 		Name: ref.Name, Region: ref.Region, Cluster: ref.Cluster, ClusterKind: string(ref.ClusterKind),
-		Role: role(ref, layout), Writable: layout.Writable[ref.Name], Replication: []Channel{},
+		Role: role(ref, layout), Writable: layout.Writable[ref.Name], Replication: []snapshot.Channel{},
 		Errant: r.previousErrant[ref.Name],
 	}
 	p := r.probes[ref.Name]
@@ -161,8 +162,8 @@ func (r round) node(ref topology.NodeRef, layout topology.Layout, beating map[ui
 }
 
 // channel reports one replication connection of a node probed in the round.
-func (r round) channel(replica string, obs *observation, rs node.ReplicaStatus, layout topology.Layout, beating map[uint32]bool) Channel {
-	c := Channel{
+func (r round) channel(replica string, obs *observation, rs node.ReplicaStatus, layout topology.Layout, beating map[uint32]bool) snapshot.Channel {
+	c := snapshot.Channel{
 		Connection: rs.Connection,
 		SourceAddr: net.JoinHostPort(rs.SourceHost, strconv.Itoa(rs.SourcePort)),
 		IORunning:  rs.IORunning, SQLRunning: rs.SQLRunning,
@@ -302,7 +303,7 @@ func (r round) owned(name string, layout topology.Layout) []uint32 {
 // from its latest probe that finished before any of those sources' probes
 // began (usually the previous round's): whatever it had then from its
 // sources, they already had.
-func (r round) errant(name string, channels []Channel, owned []uint32) ([]string, bool) {
+func (r round) errant(name string, channels []snapshot.Channel, owned []uint32) ([]string, bool) {
 	if len(channels) == 0 {
 		return nil, true
 	}
@@ -346,8 +347,8 @@ func formatErrant(ranges []gtid.Range, binlog gtid.Position) []string {
 // wan is the round trip from the controller's region to every other region:
 // the first query of the latest probe of the region's link node, else of
 // any of its nodes that is up.
-func (r round) wan() []WANLink {
-	links := []WANLink{}
+func (r round) wan() []snapshot.WANLink {
+	links := []snapshot.WANLink{}
 	if r.region == "" {
 		return links
 	}
@@ -355,7 +356,7 @@ func (r round) wan() []WANLink {
 		if reg.Name == r.region {
 			continue
 		}
-		link := WANLink{From: r.region, To: reg.Name}
+		link := snapshot.WANLink{From: r.region, To: reg.Name}
 		for _, name := range regionNodes(r.topo, reg.Name) {
 			if o := r.probes[name].current(); o != nil {
 				rtt := o.ping.Seconds()

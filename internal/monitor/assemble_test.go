@@ -15,6 +15,7 @@ import (
 	"github.com/meridian-geo/meridian/examples"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -355,7 +356,7 @@ func TestNodeStates(t *testing.T) {
 			t.Errorf("%s: last known binlog %q read_only %v, want 1-101-7 and true", tt.name, n.GTIDBinlog, n.ReadOnly)
 		}
 		if !n.Up && (len(n.Replication) != 0 || n.Galera != nil) {
-			t.Errorf("%s: a node not up shows channels or Galera state", tt.name)
+			t.Errorf("%s: a node not up shows channels or snapshot.Galera state", tt.name)
 		}
 	}
 }
@@ -372,7 +373,7 @@ func TestChannelReport(t *testing.T) {
 		probes: map[string]probeState{"eu-1": upState(primary), "us-1": upState(dr)}, sourceAddr: noAddr}
 	s := r.snapshot()
 	n, _ := s.Node("us-1")
-	want := Channel{
+	want := snapshot.Channel{
 		Connection: "eu", SourceRegion: "eu", SourceNode: "eu-1", SourceAddr: "127.0.0.1:4001",
 		IORunning: "Yes", SQLRunning: false, LastSQLErrno: 1062, LastSQLError: "Duplicate entry",
 		LagSeconds: ptr((2345678 * time.Microsecond).Seconds()), GTIDLag: map[uint32]uint64{1: 20},
@@ -395,15 +396,15 @@ func TestWAN(t *testing.T) {
 		name   string
 		region string
 		probes map[string]probeState
-		want   []WANLink
+		want   []snapshot.WANLink
 	}{
 		{"measured on the link node", "eu", map[string]probeState{"us-1": upState(probed(t, 0, ""))},
-			[]WANLink{{From: "eu", To: "us", RTTSeconds: ptr(0.08)}}},
+			[]snapshot.WANLink{{From: "eu", To: "us", RTTSeconds: ptr(0.08)}}},
 		{"another node of the region when the link node is down", "us", map[string]probeState{"eu-1": down, "eu-2": upState(probed(t, 0, ""))},
-			[]WANLink{{From: "us", To: "eu", RTTSeconds: ptr(0.08)}}},
+			[]snapshot.WANLink{{From: "us", To: "eu", RTTSeconds: ptr(0.08)}}},
 		{"nobody answers", "us", map[string]probeState{"eu-1": down, "eu-2": down},
-			[]WANLink{{From: "us", To: "eu", Error: "no node of region eu is up"}}},
-		{"no controller region", "", map[string]probeState{}, []WANLink{}},
+			[]snapshot.WANLink{{From: "us", To: "eu", Error: "no node of region eu is up"}}},
+		{"no controller region", "", map[string]probeState{}, []snapshot.WANLink{}},
 	}
 	for _, tt := range tests {
 		r := round{topo: ap, region: tt.region, probes: tt.probes}
@@ -414,14 +415,14 @@ func TestWAN(t *testing.T) {
 }
 
 func TestHistoryStatements(t *testing.T) {
-	s := Snapshot{
+	s := snapshot.Snapshot{
 		At: time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.FixedZone("CET", 3600)), ControllerRegion: "eu",
-		WAN: []WANLink{{From: "eu", To: "us", RTTSeconds: ptr(0.081235)}},
-		Nodes: []Node{
-			{Name: "eu-1", Region: "eu", Up: true, Replication: []Channel{}},
-			{Name: "eu-2", Region: "eu", Up: true, Replication: []Channel{{Connection: "eu", SourceRegion: "eu", LagSeconds: ptr(0.0004567), GTIDLag: map[uint32]uint64{1: 2, 2: 1}}}},
-			{Name: "us-1", Region: "us", Up: true, Replication: []Channel{{Connection: "eu", SourceRegion: "eu", GTIDLag: nil}}},
-			{Name: "us-2", Region: "us", Up: false, Replication: []Channel{{Connection: "us", SourceRegion: "us"}}},
+		WAN: []snapshot.WANLink{{From: "eu", To: "us", RTTSeconds: ptr(0.081235)}},
+		Nodes: []snapshot.Node{
+			{Name: "eu-1", Region: "eu", Up: true, Replication: []snapshot.Channel{}},
+			{Name: "eu-2", Region: "eu", Up: true, Replication: []snapshot.Channel{{Connection: "eu", SourceRegion: "eu", LagSeconds: ptr(0.0004567), GTIDLag: map[uint32]uint64{1: 2, 2: 1}}}},
+			{Name: "us-1", Region: "us", Up: true, Replication: []snapshot.Channel{{Connection: "eu", SourceRegion: "eu", GTIDLag: nil}}},
+			{Name: "us-2", Region: "us", Up: false, Replication: []snapshot.Channel{{Connection: "us", SourceRegion: "us"}}},
 		},
 	}
 	want := "INSERT INTO meridian.replication_lag_history (source_region, target_region, target_node, lag_seconds, gtid_lag, network_latency_ms, recorded_at) VALUES " +
@@ -430,7 +431,7 @@ func TestHistoryStatements(t *testing.T) {
 	if got := historyInsert(s); got != want {
 		t.Errorf("insert:\n got %s\nwant %s", got, want)
 	}
-	if got := historyInsert(Snapshot{Nodes: []Node{{Up: true}}}); got != "" {
+	if got := historyInsert(snapshot.Snapshot{Nodes: []snapshot.Node{{Up: true}}}); got != "" {
 		t.Errorf("no channels: %q, want no statement", got)
 	}
 	if got, want := historyPurge(time.Date(2026, 2, 22, 12, 0, 0, 0, time.UTC)), "DELETE FROM meridian.replication_lag_history WHERE recorded_at < '2026-02-22 12:00:00.000000'"; got != want {
@@ -455,7 +456,7 @@ func TestParseGalera(t *testing.T) {
 		"wsrep_local_state_comment": "Synced", "wsrep_cluster_size": "3", "wsrep_cluster_status": "Primary",
 		"wsrep_ready": "ON", "wsrep_flow_control_paused": "0.0125",
 	})
-	if err != nil || !reflect.DeepEqual(*g, Galera{LocalState: "Synced", ClusterSize: 3, ClusterStatus: "Primary", Ready: true, FlowControlPaused: 0.0125}) {
+	if err != nil || !reflect.DeepEqual(*g, snapshot.Galera{LocalState: "Synced", ClusterSize: 3, ClusterStatus: "Primary", Ready: true, FlowControlPaused: 0.0125}) {
 		t.Errorf("parsed %+v, %v", g, err)
 	}
 	if g, err := parseGalera(map[string]string{}); err != nil || g.Ready || g.ClusterSize != 0 {
@@ -512,24 +513,24 @@ func (fakeEndpoints) SourceAddr(string, string) (string, int, error) {
 }
 
 func TestClone(t *testing.T) {
-	s := Snapshot{
-		Regions: []Region{{Name: "eu"}},
-		WAN:     []WANLink{{RTTSeconds: ptr(0.08)}},
-		Nodes: []Node{{Name: "us-1", Errant: []string{"2-201-1"}, Galera: &Galera{ClusterSize: 3},
-			Replication: []Channel{{LagSeconds: ptr(0.1), SecondsBehindMaster: ptr(int64(0)), GTIDLag: map[uint32]uint64{1: 0}}}}},
+	s := snapshot.Snapshot{
+		Regions: []snapshot.Region{{Name: "eu"}},
+		WAN:     []snapshot.WANLink{{RTTSeconds: ptr(0.08)}},
+		Nodes: []snapshot.Node{{Name: "us-1", Errant: []string{"2-201-1"}, Galera: &snapshot.Galera{ClusterSize: 3},
+			Replication: []snapshot.Channel{{LagSeconds: ptr(0.1), SecondsBehindMaster: ptr(int64(0)), GTIDLag: map[uint32]uint64{1: 0}}}}},
 	}
-	c := s.clone()
+	c := s.Clone()
 	c.Regions[0].Name = "x"
 	*c.WAN[0].RTTSeconds = 9
 	c.Nodes[0].Errant[0] = "x"
 	c.Nodes[0].Galera.ClusterSize = 9
 	ch := &c.Nodes[0].Replication[0]
 	*ch.LagSeconds, *ch.SecondsBehindMaster, ch.GTIDLag[1] = 9, 9, 9
-	want := Snapshot{
-		Regions: []Region{{Name: "eu"}},
-		WAN:     []WANLink{{RTTSeconds: ptr(0.08)}},
-		Nodes: []Node{{Name: "us-1", Errant: []string{"2-201-1"}, Galera: &Galera{ClusterSize: 3},
-			Replication: []Channel{{LagSeconds: ptr(0.1), SecondsBehindMaster: ptr(int64(0)), GTIDLag: map[uint32]uint64{1: 0}}}}},
+	want := snapshot.Snapshot{
+		Regions: []snapshot.Region{{Name: "eu"}},
+		WAN:     []snapshot.WANLink{{RTTSeconds: ptr(0.08)}},
+		Nodes: []snapshot.Node{{Name: "us-1", Errant: []string{"2-201-1"}, Galera: &snapshot.Galera{ClusterSize: 3},
+			Replication: []snapshot.Channel{{LagSeconds: ptr(0.1), SecondsBehindMaster: ptr(int64(0)), GTIDLag: map[uint32]uint64{1: 0}}}}},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("changing a clone changed the original: %+v", s)

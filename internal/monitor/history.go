@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/node"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // The seed's replication_lag_history, with lag in seconds to the
@@ -37,7 +38,7 @@ const (
 // transactions behind, all domains together (a count of transactions, not
 // a sum of sequence numbers); network_latency_ms is the round trip the
 // controller measured to the other end when one end is its own region.
-func historyInsert(s Snapshot) string {
+func historyInsert(s snapshot.Snapshot) string {
 	var rows []string
 	for _, n := range s.Nodes {
 		if !n.Up {
@@ -57,7 +58,7 @@ func historyInsert(s Snapshot) string {
 				gtidLag = strconv.FormatUint(total, 10)
 			}
 			var latency *float64
-			if rtt := s.rtt(source, n.Region); rtt != nil {
+			if rtt := measuredRTT(s, source, n.Region); rtt != nil {
 				v := *rtt * 1000
 				latency = &v
 			}
@@ -88,9 +89,9 @@ func decimal(v *float64, places int) string {
 	return strconv.FormatFloat(*v, 'f', places, 64)
 }
 
-// rtt is the measured round trip between regions a and b when one of them
-// is the controller's own, nil otherwise.
-func (s *Snapshot) rtt(a, b string) *float64 {
+// measuredRTT is the round trip s measured between regions a and b when
+// one of them is the controller's own, nil otherwise.
+func measuredRTT(s snapshot.Snapshot, a, b string) *float64 {
 	other := ""
 	switch s.ControllerRegion {
 	case a:
@@ -133,7 +134,7 @@ func newHistorian(cfg Config, t *tally) *historian {
 
 // run records the first snapshot as soon as it is published, then the
 // latest one every history interval.
-func (h *historian) run(ctx context.Context, first <-chan struct{}, latest func() Snapshot) {
+func (h *historian) run(ctx context.Context, first <-chan struct{}, latest func() snapshot.Snapshot) {
 	defer h.close()
 	select {
 	case <-ctx.Done():
@@ -155,7 +156,7 @@ func (h *historian) run(ctx context.Context, first <-chan struct{}, latest func(
 	}
 }
 
-func (h *historian) write(ctx context.Context, s Snapshot) error {
+func (h *historian) write(ctx context.Context, s snapshot.Snapshot) error {
 	ctx, cancel := context.WithTimeout(ctx, historyTimeout)
 	defer cancel()
 	if h.client == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/sandbox"
 	"github.com/meridian-geo/meridian/internal/sandbox/sandboxtest"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // estateUnderTest is the active-passive sandbox every integration test of
@@ -102,7 +103,7 @@ func fast() monitor.Config {
 
 // waitFor watches the snapshots until cond holds, and returns that
 // snapshot; it fails the test after timeout.
-func waitFor(t *testing.T, m *monitor.Monitor, timeout time.Duration, what string, cond func(monitor.Snapshot) bool) monitor.Snapshot {
+func waitFor(t *testing.T, m *monitor.Monitor, timeout time.Duration, what string, cond func(snapshot.Snapshot) bool) snapshot.Snapshot {
 	t.Helper()
 	updates, cancel := m.Subscribe()
 	defer cancel()
@@ -110,7 +111,7 @@ func waitFor(t *testing.T, m *monitor.Monitor, timeout time.Duration, what strin
 		return s
 	}
 	deadline := time.After(timeout)
-	var last monitor.Snapshot
+	var last snapshot.Snapshot
 	for {
 		select {
 		case s := <-updates:
@@ -124,18 +125,18 @@ func waitFor(t *testing.T, m *monitor.Monitor, timeout time.Duration, what strin
 	}
 }
 
-func channel(s monitor.Snapshot, nodeName, connection string) (monitor.Channel, bool) {
+func channel(s snapshot.Snapshot, nodeName, connection string) (snapshot.Channel, bool) {
 	n, _ := s.Node(nodeName)
 	for _, c := range n.Replication {
 		if c.Connection == connection {
 			return c, true
 		}
 	}
-	return monitor.Channel{}, false
+	return snapshot.Channel{}, false
 }
 
 // drLag is the DR channel's heartbeat lag, or -1 when unknown.
-func drLag(s monitor.Snapshot) float64 {
+func drLag(s snapshot.Snapshot) float64 {
 	c, ok := channel(s, "us-1", "eu")
 	if !ok || c.LagSeconds == nil {
 		return -1
@@ -143,7 +144,7 @@ func drLag(s monitor.Snapshot) float64 {
 	return *c.LagSeconds
 }
 
-func describe(s monitor.Snapshot) string {
+func describe(s snapshot.Snapshot) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "at %s\n", s.At.Format("15:04:05.000"))
 	for _, n := range s.Nodes {
@@ -165,7 +166,7 @@ func describe(s monitor.Snapshot) string {
 // history rows.
 func (e *estateUnderTest) testDefaults(t *testing.T) {
 	m := e.start(t, monitor.Config{})
-	s := waitFor(t, m, 10*time.Second, "both channels with a heartbeat lag", func(s monitor.Snapshot) bool {
+	s := waitFor(t, m, 10*time.Second, "both channels with a heartbeat lag", func(s snapshot.Snapshot) bool {
 		eu2, _ := channel(s, "eu-2", "eu")
 		return drLag(s) >= 0 && eu2.LagSeconds != nil
 	})
@@ -244,7 +245,7 @@ func (e *estateUnderTest) testDefaults(t *testing.T) {
 // takes a while to apply (heartbeats queue behind it).
 func (e *estateUnderTest) testBurst(t *testing.T) {
 	m := e.start(t, monitor.Config{Interval: 250 * time.Millisecond})
-	waitFor(t, m, 5*time.Second, "DR lag known", func(s monitor.Snapshot) bool { return drLag(s) >= 0 })
+	waitFor(t, m, 5*time.Second, "DR lag known", func(s snapshot.Snapshot) bool { return drLag(s) >= 0 })
 	app := e.appDB(t, "eu-1")
 	app.SetMaxOpenConns(8)
 	watchLag(t, m, "2000 inserts from 8 connections", func() error {
@@ -314,7 +315,7 @@ func watchLag(t *testing.T, m *monitor.Monitor, what string, write func() error)
 func (e *estateUnderTest) testStoppedApplier(t *testing.T) {
 	cfg := fast()
 	m := e.start(t, cfg)
-	waitFor(t, m, 5*time.Second, "DR channel healthy", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 5*time.Second, "DR channel healthy", func(s snapshot.Snapshot) bool {
 		c, _ := channel(s, "us-1", "eu")
 		return c.Healthy()
 	})
@@ -323,7 +324,7 @@ func (e *estateUnderTest) testStoppedApplier(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	s := waitFor(t, m, 2*cfg.Interval, "SQL thread stopped", func(s monitor.Snapshot) bool {
+	s := waitFor(t, m, 2*cfg.Interval, "SQL thread stopped", func(s snapshot.Snapshot) bool {
 		c, _ := channel(s, "us-1", "eu")
 		return !c.SQLRunning
 	})
@@ -331,11 +332,11 @@ func (e *estateUnderTest) testStoppedApplier(t *testing.T) {
 	if c, _ := channel(s, "us-1", "eu"); c.IORunning != "Yes" || c.Healthy() {
 		t.Errorf("channel with its SQL thread stopped: io=%s sql=%v", c.IORunning, c.SQLRunning)
 	}
-	waitFor(t, m, 3*time.Second, "DR lag growing past 0.5 s", func(s monitor.Snapshot) bool { return drLag(s) > 0.5 })
+	waitFor(t, m, 3*time.Second, "DR lag growing past 0.5 s", func(s snapshot.Snapshot) bool { return drLag(s) > 0.5 })
 	if err := dr.StartReplica(context.Background(), "eu"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, m, 3*time.Second, "DR lag back under 0.2 s", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 3*time.Second, "DR lag back under 0.2 s", func(s snapshot.Snapshot) bool {
 		lag := drLag(s)
 		return lag >= 0 && lag < 0.2
 	})
@@ -369,7 +370,7 @@ func (e *estateUnderTest) testErrant(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := time.Now()
-	waitFor(t, m, 3*time.Second, "errant "+errant+" on us-1", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 3*time.Second, "errant "+errant+" on us-1", func(s snapshot.Snapshot) bool {
 		n, _ := s.Node("us-1")
 		return len(n.Errant) == 1 && n.Errant[0] == errant
 	})
@@ -378,7 +379,7 @@ func (e *estateUnderTest) testErrant(t *testing.T) {
 	if _, err := e.appDB(t, "eu-1").Exec("INSERT INTO meridian_test.burst (id, note) VALUES (100000, 'conflict')"); err != nil {
 		t.Fatal(err)
 	}
-	s := waitFor(t, m, 3*time.Second, "DR applier stopped by the duplicate", func(s monitor.Snapshot) bool {
+	s := waitFor(t, m, 3*time.Second, "DR applier stopped by the duplicate", func(s snapshot.Snapshot) bool {
 		c, _ := channel(s, "us-1", "eu")
 		return !c.SQLRunning && c.LastSQLErrno != 0
 	})
@@ -394,7 +395,7 @@ func (e *estateUnderTest) testErrant(t *testing.T) {
 	if err := dr.StartReplica(ctx, "eu"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, m, 3*time.Second, "DR channel healthy again", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 3*time.Second, "DR channel healthy again", func(s snapshot.Snapshot) bool {
 		c, _ := channel(s, "us-1", "eu")
 		return c.Healthy()
 	})
@@ -418,7 +419,7 @@ func (e *estateUnderTest) testHistory(t *testing.T) {
 	}
 	before := count("TRUE")
 	m := e.start(t, fast())
-	waitFor(t, m, 3*time.Second, "first round", func(monitor.Snapshot) bool { return true })
+	waitFor(t, m, 3*time.Second, "first round", func(snapshot.Snapshot) bool { return true })
 	// Two writes of a row per channel, and the old row gone.
 	want := before - 1 + 4
 	deadline := time.Now().Add(5 * time.Second)
@@ -502,7 +503,7 @@ func (e *estateUnderTest) testHungNode(t *testing.T) {
 	cfg := fast()
 	cfg.Endpoints = hungEndpoints{Endpoints: sandbox.EndpointsFrom(e.info, e.sb.Topology(), e.sb.Credentials(), "eu"), node: "eu-2", addr: ln.Addr().String()}
 	m := e.start(t, cfg)
-	first := waitFor(t, m, 3*time.Second, "first snapshot", func(monitor.Snapshot) bool { return true })
+	first := waitFor(t, m, 3*time.Second, "first snapshot", func(snapshot.Snapshot) bool { return true })
 	for _, n := range first.Nodes {
 		if n.Up == (n.Name == "eu-2") {
 			t.Errorf("first snapshot: %s up=%v %s", n.Name, n.Up, n.Error)
@@ -510,7 +511,7 @@ func (e *estateUnderTest) testHungNode(t *testing.T) {
 	}
 	updates, cancel := m.Subscribe()
 	defer cancel()
-	var snaps []monitor.Snapshot
+	var snaps []snapshot.Snapshot
 	for len(snaps) < 7 {
 		select {
 		case s := <-updates:
@@ -569,7 +570,7 @@ func (h hungEndpoints) Admin(name string) node.Endpoint {
 func (e *estateUnderTest) testKilledNode(t *testing.T) {
 	cfg := fast()
 	m := e.start(t, cfg)
-	waitFor(t, m, 5*time.Second, "all up", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 5*time.Second, "all up", func(s snapshot.Snapshot) bool {
 		for _, n := range s.Nodes {
 			if !n.Up {
 				return false
@@ -581,7 +582,7 @@ func (e *estateUnderTest) testKilledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	s := waitFor(t, m, 2*cfg.Interval, "eu-2 down", func(s monitor.Snapshot) bool {
+	s := waitFor(t, m, 2*cfg.Interval, "eu-2 down", func(s snapshot.Snapshot) bool {
 		n, _ := s.Node("eu-2")
 		return !n.Up
 	})
@@ -596,7 +597,7 @@ func (e *estateUnderTest) testKilledNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	waitFor(t, m, 5*time.Second, "eu-2 up again", func(s monitor.Snapshot) bool {
+	waitFor(t, m, 5*time.Second, "eu-2 up again", func(s snapshot.Snapshot) bool {
 		n, _ := s.Node("eu-2")
 		c, _ := channel(s, "eu-2", "eu")
 		return n.Up && c.Healthy()

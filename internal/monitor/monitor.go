@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -47,12 +48,12 @@ type Monitor struct {
 	// primaries is who takes writes now: the layout every round and the
 	// heartbeat writers follow.
 	primaries atomic.Pointer[topology.Primaries]
-	latest    atomic.Pointer[Snapshot]
+	latest    atomic.Pointer[snapshot.Snapshot]
 	first     chan struct{} // closed by the first snapshot
 	firstOnce sync.Once
 
 	mu          sync.Mutex
-	subscribers map[chan Snapshot]struct{}
+	subscribers map[chan snapshot.Snapshot]struct{}
 	stopped     bool
 }
 
@@ -70,7 +71,7 @@ func New(cfg Config) (*Monitor, error) {
 		tally:       t,
 		first:       make(chan struct{}),
 		soon:        make(chan struct{}, 1),
-		subscribers: map[chan Snapshot]struct{}{},
+		subscribers: map[chan snapshot.Snapshot]struct{}{},
 	}
 	m.primaries.Store(&cfg.Primaries)
 	m.done = make(chan uint64, 2*len(m.probers))
@@ -224,7 +225,7 @@ func (m *Monitor) ProbeNow() {
 }
 
 // buildRound gathers what the probers know now.
-func buildRound(cfg Config, p topology.Primaries, probers []*prober, previous *Snapshot) round {
+func buildRound(cfg Config, p topology.Primaries, probers []*prober, previous *snapshot.Snapshot) round {
 	r := round{
 		topo: cfg.Topology, primaries: p, at: cfg.Now(), mono: time.Now(), region: cfg.Region,
 		interval: cfg.Interval,
@@ -242,7 +243,7 @@ func buildRound(cfg Config, p topology.Primaries, probers []*prober, previous *S
 	return r
 }
 
-func (m *Monitor) publish(s Snapshot) {
+func (m *Monitor) publish(s snapshot.Snapshot) {
 	previous := m.latest.Swap(&s)
 	m.tally.rounds.Add(1)
 	m.logChanges(previous, &s)
@@ -256,15 +257,15 @@ func (m *Monitor) publish(s Snapshot) {
 		case <-ch:
 		default:
 		}
-		ch <- s.clone()
+		ch <- s.Clone()
 	}
 }
 
 // logChanges logs new errant transactions (probers log nodes going down
 // and coming back).
-func (m *Monitor) logChanges(previous, current *Snapshot) {
+func (m *Monitor) logChanges(previous, current *snapshot.Snapshot) {
 	for _, n := range current.Nodes {
-		var before Node
+		var before snapshot.Node
 		if previous != nil {
 			before, _ = previous.Node(n.Name)
 		}
@@ -276,19 +277,19 @@ func (m *Monitor) logChanges(previous, current *Snapshot) {
 
 // Snapshot is the latest snapshot, the caller's to keep; its At is zero
 // before the first round.
-func (m *Monitor) Snapshot() Snapshot {
+func (m *Monitor) Snapshot() snapshot.Snapshot {
 	s := m.latest.Load()
 	if s == nil {
-		return Snapshot{}
+		return snapshot.Snapshot{}
 	}
-	return s.clone()
+	return s.Clone()
 }
 
 // Subscribe returns a channel receiving each new snapshot. A subscriber
 // that falls behind finds only the latest one waiting: the monitor never
 // blocks on it. cancel ends the subscription; Run's end closes the channel.
-func (m *Monitor) Subscribe() (updates <-chan Snapshot, cancel func()) {
-	ch := make(chan Snapshot, 1)
+func (m *Monitor) Subscribe() (updates <-chan snapshot.Snapshot, cancel func()) {
+	ch := make(chan snapshot.Snapshot, 1)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.stopped {
@@ -312,10 +313,10 @@ func (m *Monitor) Subscribe() (updates <-chan Snapshot, cancel func()) {
 // the node read before its sources (see round.errant). A node that cannot
 // be probed is reported, not returned as an error; the error is for an
 // invalid cfg or a ctx done.
-func ProbeOnce(ctx context.Context, cfg Config) (Snapshot, error) {
+func ProbeOnce(ctx context.Context, cfg Config) (snapshot.Snapshot, error) {
 	cfg, err := cfg.withDefaults(false)
 	if err != nil {
-		return Snapshot{}, err
+		return snapshot.Snapshot{}, err
 	}
 	probers := newProbers(cfg, newTally(cfg))
 	defer func() {
@@ -323,7 +324,7 @@ func ProbeOnce(ctx context.Context, cfg Config) (Snapshot, error) {
 			p.close()
 		}
 	}()
-	var previous *Snapshot
+	var previous *snapshot.Snapshot
 	for range 2 {
 		var wg sync.WaitGroup
 		for _, p := range probers {
@@ -332,7 +333,7 @@ func ProbeOnce(ctx context.Context, cfg Config) (Snapshot, error) {
 		}
 		wg.Wait()
 		if err := ctx.Err(); err != nil {
-			return Snapshot{}, fmt.Errorf("monitor: probe %s: %w", cfg.Topology.Name, err)
+			return snapshot.Snapshot{}, fmt.Errorf("monitor: probe %s: %w", cfg.Topology.Name, err)
 		}
 		s := buildRound(cfg, cfg.Primaries, probers, previous).snapshot()
 		previous = &s
@@ -405,37 +406,4 @@ func (t *tally) count(o *observation) {
 	if o.timedOut {
 		t.probeTimeouts.Add(1)
 	}
-}
-
-// clone copies everything a receiver could change.
-func (s *Snapshot) clone() Snapshot {
-	c := *s
-	c.Primaries.Nodes = maps.Clone(s.Primaries.Nodes)
-	c.Regions = slices.Clone(s.Regions)
-	c.WAN = slices.Clone(s.WAN)
-	for i, l := range c.WAN {
-		c.WAN[i].RTTSeconds = clonePtr(l.RTTSeconds)
-	}
-	c.Nodes = slices.Clone(s.Nodes)
-	for i := range c.Nodes {
-		n := &c.Nodes[i]
-		n.Galera = clonePtr(n.Galera)
-		n.Errant = slices.Clone(n.Errant)
-		n.Replication = slices.Clone(n.Replication)
-		for j := range n.Replication {
-			ch := &n.Replication[j]
-			ch.SecondsBehindMaster = clonePtr(ch.SecondsBehindMaster)
-			ch.LagSeconds = clonePtr(ch.LagSeconds)
-			ch.GTIDLag = maps.Clone(ch.GTIDLag)
-		}
-	}
-	return c
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }

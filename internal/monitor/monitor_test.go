@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // TestRunWithoutServers runs a monitor whose nodes cannot be reached: every
@@ -28,7 +30,7 @@ func TestRunWithoutServers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	var last Snapshot
+	var last snapshot.Snapshot
 	for range 3 {
 		select {
 		case last = <-updates:
@@ -74,7 +76,7 @@ func TestSubscribeLatestWins(t *testing.T) {
 	updates, cancel := m.Subscribe()
 	defer cancel()
 	for i := range 5 {
-		m.publish(Snapshot{At: t0.Add(time.Duration(i) * time.Second), Nodes: []Node{{Name: "eu-1", Errant: []string{"1-101-1"}}}})
+		m.publish(snapshot.Snapshot{At: t0.Add(time.Duration(i) * time.Second), Nodes: []snapshot.Node{{Name: "eu-1", Errant: []string{"1-101-1"}}}})
 	}
 	if s := <-updates; !s.At.Equal(t0.Add(4 * time.Second)) {
 		t.Errorf("subscriber got the snapshot of %s, want the latest", s.At)

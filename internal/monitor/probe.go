@@ -16,6 +16,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -417,31 +418,31 @@ func (p *prober) readHeartbeats(ctx context.Context, o *observation) error {
 func (p *prober) readGalera(ctx context.Context, o *observation) error {
 	rows, err := p.client.DB().QueryContext(ctx, galeraQuery)
 	if err != nil {
-		return fmt.Errorf("node %s: read Galera status: %w", p.name, err)
+		return fmt.Errorf("node %s: read snapshot.Galera status: %w", p.name, err)
 	}
 	defer rows.Close()
 	status := map[string]string{}
 	for rows.Next() {
 		var name, value string
 		if err := rows.Scan(&name, &value); err != nil {
-			return fmt.Errorf("node %s: read Galera status: %w", p.name, err)
+			return fmt.Errorf("node %s: read snapshot.Galera status: %w", p.name, err)
 		}
 		status[name] = value
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("node %s: read Galera status: %w", p.name, err)
+		return fmt.Errorf("node %s: read snapshot.Galera status: %w", p.name, err)
 	}
 	o.galera, err = parseGalera(status)
 	if err != nil {
-		return fmt.Errorf("node %s: Galera status: %w", p.name, err)
+		return fmt.Errorf("node %s: snapshot.Galera status: %w", p.name, err)
 	}
 	return nil
 }
 
 // parseGalera reads the wsrep status variables; a variable the server does
 // not report (no provider loaded) leaves its zero value.
-func parseGalera(status map[string]string) (*Galera, error) {
-	g := &Galera{
+func parseGalera(status map[string]string) (*snapshot.Galera, error) {
+	g := &snapshot.Galera{
 		LocalState:    status["wsrep_local_state_comment"],
 		ClusterStatus: status["wsrep_cluster_status"],
 		Ready:         status["wsrep_ready"] == "ON",

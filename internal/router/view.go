@@ -4,7 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/meridian-geo/meridian/internal/lease"
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 // View is the topology as the router needs it to route one statement: who
@@ -66,7 +66,7 @@ func (l *LiveView) View() View { return *l.p.Load() }
 // writable region), preferring the region's link node when several
 // qualify (a Galera cluster): one writer per router keeps certification
 // conflicts away.
-func ViewFromSnapshot(s monitor.Snapshot, region string, addrs func(node string) string) View {
+func ViewFromSnapshot(s snapshot.Snapshot, region string, addrs func(node string) string) View {
 	if region == "" {
 		region = s.ControllerRegion
 	}
@@ -87,7 +87,7 @@ func ViewFromSnapshot(s monitor.Snapshot, region string, addrs func(node string)
 
 // writer reports whether routers send writes to n: writable, and the link
 // node of its region when it is a Galera member.
-func writer(s monitor.Snapshot, n monitor.Node) bool {
+func writer(s snapshot.Snapshot, n snapshot.Node) bool {
 	if !n.Writable || n.Galera == nil {
 		return n.Writable
 	}
@@ -100,18 +100,18 @@ func writer(s monitor.Snapshot, n monitor.Node) bool {
 }
 
 // serving reports whether a node answers and, in Galera, is synced.
-func serving(n monitor.Node) bool {
+func serving(n snapshot.Node) bool {
 	return n.Up && (n.Galera == nil || n.Galera.Ready)
 }
 
 // fenced reports whether a node must receive nothing: it has transactions
 // no source has (a diverged history), or the layout made it read-only but
 // it still accepts writes (a demoted primary not yet fenced by read_only).
-func fenced(n monitor.Node) bool {
+func fenced(n snapshot.Node) bool {
 	return len(n.Errant) > 0 || (n.Up && !n.Writable && !n.ReadOnly)
 }
 
-func primaryOf(s monitor.Snapshot, region string) string {
+func primaryOf(s snapshot.Snapshot, region string) string {
 	writer := ""
 	for _, r := range s.Regions {
 		if r.Writable && (r.Name == region || writer == "") {
@@ -140,7 +140,7 @@ func primaryOf(s monitor.Snapshot, region string) string {
 // of its replication channels, unknown when any channel is broken or
 // unmeasured. A writable node without channels is the source itself (no
 // lag); a Galera member without channels has its link node's lag.
-func nodeLag(s monitor.Snapshot, n monitor.Node) *float64 {
+func nodeLag(s snapshot.Snapshot, n snapshot.Node) *float64 {
 	if len(n.Replication) == 0 {
 		if n.Writable {
 			zero := 0.0

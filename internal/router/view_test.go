@@ -4,37 +4,37 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
-func channel(lag *float64, healthy bool) monitor.Channel {
-	c := monitor.Channel{IORunning: "Yes", SQLRunning: true, LagSeconds: lag}
+func channel(lag *float64, healthy bool) snapshot.Channel {
+	c := snapshot.Channel{IORunning: "Yes", SQLRunning: true, LagSeconds: lag}
 	if !healthy {
 		c.IORunning = "Connecting"
 	}
 	return c
 }
 
-func activePassive() monitor.Snapshot {
-	return monitor.Snapshot{
+func activePassive() snapshot.Snapshot {
+	return snapshot.Snapshot{
 		ControllerRegion: "eu",
-		Regions: []monitor.Region{
+		Regions: []snapshot.Region{
 			{Name: "eu", Writable: true, LinkNode: "eu-1"},
 			{Name: "us", LinkNode: "us-1"},
 		},
-		Nodes: []monitor.Node{
+		Nodes: []snapshot.Node{
 			{Name: "eu-1", Region: "eu", Cluster: "eu-main", Role: "primary", Writable: true, Up: true},
 			{Name: "eu-2", Region: "eu", Cluster: "eu-main", Role: "replica", Up: true, ReadOnly: true,
-				Replication: []monitor.Channel{channel(lag(0.4), true)}},
+				Replication: []snapshot.Channel{channel(lag(0.4), true)}},
 			{Name: "us-1", Region: "us", Cluster: "us-dr", Up: true, ReadOnly: true,
-				Replication: []monitor.Channel{channel(lag(1.5), true)}},
+				Replication: []snapshot.Channel{channel(lag(1.5), true)}},
 		},
 	}
 }
 
-func edit(s monitor.Snapshot, name string, f func(*monitor.Node)) monitor.Snapshot {
+func edit(s snapshot.Snapshot, name string, f func(*snapshot.Node)) snapshot.Snapshot {
 	out := s
-	out.Nodes = append([]monitor.Node(nil), s.Nodes...)
+	out.Nodes = append([]snapshot.Node(nil), s.Nodes...)
 	for i := range out.Nodes {
 		if out.Nodes[i].Name == name {
 			f(&out.Nodes[i])
@@ -43,19 +43,19 @@ func edit(s monitor.Snapshot, name string, f func(*monitor.Node)) monitor.Snapsh
 	return out
 }
 
-func galera(ready bool) *monitor.Galera { return &monitor.Galera{Ready: ready} }
+func galera(ready bool) *snapshot.Galera { return &snapshot.Galera{Ready: ready} }
 
-func activeActiveGalera() monitor.Snapshot {
-	node := func(name, region string) monitor.Node {
-		return monitor.Node{Name: name, Region: region, Cluster: region + "-g", ClusterKind: "galera", Writable: true, Up: true, Galera: galera(true)}
+func activeActiveGalera() snapshot.Snapshot {
+	node := func(name, region string) snapshot.Node {
+		return snapshot.Node{Name: name, Region: region, Cluster: region + "-g", ClusterKind: "galera", Writable: true, Up: true, Galera: galera(true)}
 	}
-	s := monitor.Snapshot{ControllerRegion: "eu", Regions: []monitor.Region{
+	s := snapshot.Snapshot{ControllerRegion: "eu", Regions: []snapshot.Region{
 		{Name: "eu", Writable: true, LinkNode: "eu-1"},
 		{Name: "us", Writable: true, LinkNode: "us-1"},
 	}}
-	s.Nodes = []monitor.Node{node("eu-1", "eu"), node("eu-2", "eu"), node("us-1", "us"), node("us-2", "us")}
-	s.Nodes[0].Replication = []monitor.Channel{channel(lag(0.3), true)}
-	s.Nodes[2].Replication = []monitor.Channel{channel(lag(0.7), true)}
+	s.Nodes = []snapshot.Node{node("eu-1", "eu"), node("eu-2", "eu"), node("us-1", "us"), node("us-2", "us")}
+	s.Nodes[0].Replication = []snapshot.Channel{channel(lag(0.3), true)}
+	s.Nodes[2].Replication = []snapshot.Channel{channel(lag(0.7), true)}
 	return s
 }
 
@@ -63,7 +63,7 @@ func TestViewFromSnapshot(t *testing.T) {
 	addrs := func(n string) string { return n + ":3306" }
 	for _, c := range []struct {
 		name    string
-		snap    monitor.Snapshot
+		snap    snapshot.Snapshot
 		region  string
 		primary string
 		check   func(t *testing.T, v View)
@@ -77,22 +77,22 @@ func TestViewFromSnapshot(t *testing.T) {
 			}
 		}},
 		{"a router in the DR region still writes to the primary region", activePassive(), "us", "eu-1", nil},
-		{"a primary that is down is no primary", edit(activePassive(), "eu-1", func(n *monitor.Node) { n.Up = false }), "", "", nil},
-		{"a primary still read-only is no primary", edit(activePassive(), "eu-1", func(n *monitor.Node) { n.ReadOnly = true }), "", "", nil},
-		{"a broken channel makes lag unknown", edit(activePassive(), "eu-2", func(n *monitor.Node) {
-			n.Replication = []monitor.Channel{channel(lag(0.1), false)}
+		{"a primary that is down is no primary", edit(activePassive(), "eu-1", func(n *snapshot.Node) { n.Up = false }), "", "", nil},
+		{"a primary still read-only is no primary", edit(activePassive(), "eu-1", func(n *snapshot.Node) { n.ReadOnly = true }), "", "", nil},
+		{"a broken channel makes lag unknown", edit(activePassive(), "eu-2", func(n *snapshot.Node) {
+			n.Replication = []snapshot.Channel{channel(lag(0.1), false)}
 		}), "", "eu-1", func(t *testing.T, v View) {
 			if v.Nodes["eu-2"].LagSeconds != nil {
 				t.Errorf("lag of a broken channel: %v", *v.Nodes["eu-2"].LagSeconds)
 			}
 		}},
-		{"errant transactions fence a node", edit(activePassive(), "eu-2", func(n *monitor.Node) { n.Errant = []string{"1-102-5"} }), "", "eu-1", func(t *testing.T, v View) {
+		{"errant transactions fence a node", edit(activePassive(), "eu-2", func(n *snapshot.Node) { n.Errant = []string{"1-102-5"} }), "", "eu-1", func(t *testing.T, v View) {
 			if !v.Nodes["eu-2"].Fenced {
 				t.Error("eu-2 with errant transactions is not fenced")
 			}
 		}},
-		{"a demoted primary still writable is fenced", edit(edit(activePassive(), "eu-1", func(n *monitor.Node) { n.Writable = false }), "eu-2",
-			func(n *monitor.Node) { n.Writable, n.ReadOnly = true, false }), "", "eu-2", func(t *testing.T, v View) {
+		{"a demoted primary still writable is fenced", edit(edit(activePassive(), "eu-1", func(n *snapshot.Node) { n.Writable = false }), "eu-2",
+			func(n *snapshot.Node) { n.Writable, n.ReadOnly = true, false }), "", "eu-2", func(t *testing.T, v View) {
 			if !v.Nodes["eu-1"].Fenced {
 				t.Error("the demoted eu-1 accepting writes is not fenced")
 			}
@@ -107,14 +107,14 @@ func TestViewFromSnapshot(t *testing.T) {
 				}
 			}
 		}},
-		{"Galera: another member when the link node is not synced", edit(activeActiveGalera(), "eu-1", func(n *monitor.Node) { n.Galera = galera(false) }), "eu", "eu-2",
+		{"Galera: another member when the link node is not synced", edit(activeActiveGalera(), "eu-1", func(n *snapshot.Node) { n.Galera = galera(false) }), "eu", "eu-2",
 			func(t *testing.T, v View) {
 				if v.Nodes["eu-1"].Up {
 					t.Error("a Galera member that is not synced is up")
 				}
 			}},
-		{"active-active: a region whose writers are down has no primary (no cross-region writes)", edit(edit(activeActiveGalera(), "us-1", func(n *monitor.Node) { n.Up = false }), "us-2",
-			func(n *monitor.Node) { n.Up = false }), "us", "", nil},
+		{"active-active: a region whose writers are down has no primary (no cross-region writes)", edit(edit(activeActiveGalera(), "us-1", func(n *snapshot.Node) { n.Up = false }), "us-2",
+			func(n *snapshot.Node) { n.Up = false }), "us", "", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			v := ViewFromSnapshot(c.snap, c.region, addrs)

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/lease"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/router"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -83,7 +83,7 @@ func (f *follower) requestTimeout() time.Duration { return max(time.Second, 4*f.
 // poll fetches the controller's snapshot and publishes the view derived
 // from it when it changed.
 func (f *follower) poll(ctx context.Context) {
-	var s monitor.Snapshot
+	var s snapshot.Snapshot
 	if err := f.call(ctx, http.MethodGet, "/api/v1/topology", nil, &s); err != nil {
 		f.failed(&f.pollErr, "cannot read the controller's view", err)
 		return

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/lease"
-	"github.com/meridian-geo/meridian/internal/monitor"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/router"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -82,7 +82,7 @@ func TestFenceState(t *testing.T) {
 // controller's API does.
 type stubController struct {
 	mu       sync.Mutex
-	snapshot monitor.Snapshot
+	snapshot snapshot.Snapshot
 	granting bool
 	requests []leaseRequest
 }
@@ -114,11 +114,11 @@ func (c *stubController) set(f func(*stubController)) {
 	f(c)
 }
 
-func stubSnapshot(primary string) monitor.Snapshot {
-	s := monitor.Snapshot{At: time.Now(), ControllerRegion: "us",
-		Regions: []monitor.Region{{Name: "eu", Writable: true, LinkNode: "eu-1"}, {Name: "us", LinkNode: "us-1"}}}
+func stubSnapshot(primary string) snapshot.Snapshot {
+	s := snapshot.Snapshot{At: time.Now(), ControllerRegion: "us",
+		Regions: []snapshot.Region{{Name: "eu", Writable: true, LinkNode: "eu-1"}, {Name: "us", LinkNode: "us-1"}}}
 	for _, n := range []string{"eu-1", "eu-2"} {
-		s.Nodes = append(s.Nodes, monitor.Node{Name: n, Region: "eu", Writable: n == primary, ReadOnly: n != primary, Up: true})
+		s.Nodes = append(s.Nodes, snapshot.Node{Name: n, Region: "eu", Writable: n == primary, ReadOnly: n != primary, Up: true})
 	}
 	return s
 }

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/meridian-geo/meridian/internal/monitor"
+	"github.com/meridian-geo/meridian/internal/snapshot"
 )
 
 const (
@@ -23,7 +23,7 @@ const (
 const laggingAfter = time.Second
 
 // Table renders the snapshot, coloured for a terminal when color is set.
-func Table(s monitor.Snapshot, color bool) string {
+func Table(s snapshot.Snapshot, color bool) string {
 	paint := func(code, text string) string {
 		if !color {
 			return text
@@ -77,7 +77,7 @@ func Table(s monitor.Snapshot, color bool) string {
 	return b.String()
 }
 
-func channelLines(n monitor.Node, paint func(code, text string) string) []string {
+func channelLines(n snapshot.Node, paint func(code, text string) string) []string {
 	var lines []string
 	for _, c := range n.Replication {
 		lag := "lag unknown"

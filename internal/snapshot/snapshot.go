@@ -1,14 +1,21 @@
-package monitor
+// Package snapshot holds what a controller saw of an estate in one probe
+// round, as plain values: the monitor builds them from its probes, the
+// failover analysis, the control plane's views, the router's view, the
+// API, the metrics and the status table read them. No database code here:
+// whoever decides from a snapshot can be tested with one written by hand.
+package snapshot
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
-// Snapshot is everything the controller knows about the estate after one
+// Snapshot is everything a controller knows about the estate after one
 // probe round. It is a plain value: the API serves it as JSON, the metrics
-// collector and the status table read it, and later the failover analysis
+// collector and the status table read it, and the failover analysis
 // decides from it. Pointers mean "unknown" (nil) as opposed to zero.
 type Snapshot struct {
 	At               time.Time     `json:"at"`
@@ -146,4 +153,37 @@ func (s *Snapshot) Node(name string) (Node, bool) {
 		}
 	}
 	return Node{}, false
+}
+
+// Clone is a deep copy: everything a receiver could change.
+func (s *Snapshot) Clone() Snapshot {
+	c := *s
+	c.Primaries.Nodes = maps.Clone(s.Primaries.Nodes)
+	c.Regions = slices.Clone(s.Regions)
+	c.WAN = slices.Clone(s.WAN)
+	for i, l := range c.WAN {
+		c.WAN[i].RTTSeconds = clonePtr(l.RTTSeconds)
+	}
+	c.Nodes = slices.Clone(s.Nodes)
+	for i := range c.Nodes {
+		n := &c.Nodes[i]
+		n.Galera = clonePtr(n.Galera)
+		n.Errant = slices.Clone(n.Errant)
+		n.Replication = slices.Clone(n.Replication)
+		for j := range n.Replication {
+			ch := &n.Replication[j]
+			ch.SecondsBehindMaster = clonePtr(ch.SecondsBehindMaster)
+			ch.LagSeconds = clonePtr(ch.LagSeconds)
+			ch.GTIDLag = maps.Clone(ch.GTIDLag)
+		}
+	}
+	return c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
