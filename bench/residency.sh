@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
-out=$(go test -count=1 -timeout 60m -run 'TestResidencyEcommerce$' -v ./internal/placement/ -args -ecommerce -erasures "${ERASURES:-5}" 2>&1) || {
-  echo "$out" | tail -50
+out=$(go test -count=1 -timeout 60m -run 'TestResidencyEcommerce$' -v ./internal/census/ -args -ecommerce -erasures "${ERASURES:-5}" 2>&1) || {
+  echo "$out" > "${BENCH_LOG:-/tmp/meridian-residency-bench.log}"; echo "$out" | grep -v "INFO applied" | tail -50
   exit 1
 }
 echo "$out" | grep -E '^(SANDBOX|CANARY|FAILOVER|ERASE|PURGE):'

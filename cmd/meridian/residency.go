@@ -15,7 +15,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/erasure"
 	"github.com/meridian-geo/meridian/internal/estate"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/relay"
 )
@@ -47,7 +47,7 @@ func residencyAuditCommand() *cobra.Command {
 			if !e.Topology.HasPersonalData() {
 				return errors.New("the topology declares no personal table (tables: ... personal: true): nothing to audit")
 			}
-			report := placement.Audit(cmd.Context(), e.Topology, e.Endpoints, time.Now)
+			report := census.Audit(cmd.Context(), e.Topology, e.Endpoints, time.Now)
 			if asJSON {
 				if err := printJSON(report); err != nil {
 					return err
@@ -217,7 +217,7 @@ func restoreCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			erased := placement.Erasures(cmd.Context(), e.Topology, e.Endpoints)
+			erased := census.Erasures(cmd.Context(), e.Topology, e.Endpoints)
 			res, err := backup.Restore(cmd.Context(), backup.RestoreOptions{Topology: e.Topology, Backup: from, NodeDir: nodeDir,
 				Region: region, ServerID: serverID, Suppression: erased, Replicating: replicating})
 			if err != nil {

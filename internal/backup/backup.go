@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/node"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"
@@ -144,7 +144,7 @@ func Take(ctx context.Context, o Options) (string, Manifest, error) {
 		return "", Manifest{}, fmt.Errorf("backup: mariadb-backup is not installed (Debian: apt-get install mariadb-backup): %w", err)
 	}
 	m := Manifest{Region: o.Region, Node: name, TakenAt: o.Now().UTC()}
-	m.Census = placement.AuditNode(ctx, t, o.Endpoints.Admin(name), o.Region)
+	m.Census = census.AuditNode(ctx, t, o.Endpoints.Admin(name), o.Region)
 	if m.Census.Problem != "" {
 		return "", m, fmt.Errorf("backup: census of %s: %s", name, m.Census.Problem)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/mariadbd"
 	"github.com/meridian-geo/meridian/internal/node"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
@@ -172,7 +172,7 @@ func suppressionList(o RestoreOptions) ([]residency.Erased, error) {
 
 // erase deletes a suppressed user's rows on the restored server.
 func erase(ctx context.Context, t *topology.Topology, c *node.Client, e residency.Erased) error {
-	tables, err := placement.BaseTables(ctx, c)
+	tables, err := census.BaseTables(ctx, c)
 	if err != nil {
 		return err
 	}

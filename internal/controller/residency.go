@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/api"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/residency"
 )
 
@@ -26,7 +26,7 @@ func (c *Controller) auditResidency(ctx context.Context, interval time.Duration)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		r := placement.Audit(ctx, c.topo, c.cfg.Monitor.Endpoints, c.now)
+		r := census.Audit(ctx, c.topo, c.cfg.Monitor.Endpoints, c.now)
 		if ctx.Err() != nil {
 			return
 		}

@@ -25,7 +25,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/bytescan"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"
@@ -280,7 +280,7 @@ func lookup(ctx context.Context, c *node.Client, where string, arg any) (user, *
 // userTables are the personal tables of the region's primary holding a
 // user's rows.
 func userTables(ctx context.Context, t *topology.Topology, c *node.Client) ([]residency.UserRows, error) {
-	names, err := placement.BaseTables(ctx, c)
+	names, err := census.BaseTables(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("erase: %w", err)
 	}

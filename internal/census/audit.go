@@ -1,9 +1,9 @@
-// Package placement checks where personal data is, on the servers: it
+// Package census checks where personal data is, on the servers: it
 // counts every personal table's rows by the region their jurisdiction
 // assigns them to, on every node, and hands the counts to the residency
 // package's verdict. `meridian residency audit` and the controller's
 // periodic audit run it.
-package placement
+package census
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package placement_test
+package census_test
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/mariadbd"
 	"github.com/meridian-geo/meridian/internal/node"
-	"github.com/meridian-geo/meridian/internal/placement"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/sandbox"
@@ -364,7 +364,7 @@ func needles(values []string) [][]byte {
 // binlog: the audit finds it, and the controller's metric shows it.
 func (e *fixture) checkAudit(ctx context.Context, eu canaryUser) {
 	e.t.Helper()
-	report := placement.Audit(ctx, e.topo, e.endpoints(), time.Now)
+	report := census.Audit(ctx, e.topo, e.endpoints(), time.Now)
 	if !report.Clean() {
 		e.t.Fatalf("audit before planting:\n%s", report)
 	}
@@ -379,7 +379,7 @@ func (e *fixture) checkAudit(ctx context.Context, eu canaryUser) {
 			e.t.Fatal(err)
 		}
 	}
-	report = placement.Audit(ctx, e.topo, e.endpoints(), time.Now)
+	report = census.Audit(ctx, e.topo, e.endpoints(), time.Now)
 	if len(report.Violations) != 1 || report.Violations[0] != (residency.Violation{Node: "us-2", Region: "us", Table: "shop.orders", Home: "eu", Rows: 1}) {
 		e.t.Errorf("audit of the planted row:\n%s", report)
 	}
@@ -454,7 +454,7 @@ func (e *fixture) checkBackupRestore(ctx context.Context, users []canaryUser) st
 			return nil
 		})
 	}
-	census := placement.AuditNode(ctx, e.topo, node.Endpoint{Name: "restored", Socket: filepath.Join(base, "mariadbd.sock"), User: "root"}, "eu")
+	census := census.AuditNode(ctx, e.topo, node.Endpoint{Name: "restored", Socket: filepath.Join(base, "mariadbd.sock"), User: "root"}, "eu")
 	if report := residency.Judge(time.Now(), []residency.NodeAudit{census}); !report.Clean() {
 		e.t.Errorf("the restored EU node holds other regions' personal data:\n%s", report)
 	}
@@ -564,7 +564,7 @@ func (e *fixture) checkErasure(ctx context.Context, us, fr canaryUser, older str
 	}
 	dir := filepath.Join(e.sb.Dir(), "restored-old")
 	res, err := backup.Restore(ctx, backup.RestoreOptions{Topology: e.topo, Backup: older, NodeDir: dir, Region: "eu", ServerID: 197,
-		Suppression: placement.Erasures(ctx, e.topo, e.endpoints())})
+		Suppression: census.Erasures(ctx, e.topo, e.endpoints())})
 	if err != nil {
 		e.t.Fatal(err)
 	}

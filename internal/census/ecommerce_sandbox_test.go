@@ -1,4 +1,4 @@
-package placement_test
+package census_test
 
 import (
 	"context"
