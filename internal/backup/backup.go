@@ -21,8 +21,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/census"
+	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/topology"

@@ -17,12 +17,12 @@ import (
 
 	"github.com/meridian-geo/meridian/internal/backup"
 	"github.com/meridian-geo/meridian/internal/bytescan"
+	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/controller"
 	"github.com/meridian-geo/meridian/internal/erasure"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/mariadbd"
 	"github.com/meridian-geo/meridian/internal/node"
-	"github.com/meridian-geo/meridian/internal/census"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/residency"
 	"github.com/meridian-geo/meridian/internal/sandbox"
