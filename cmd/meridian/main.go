@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +18,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCommand().ExecuteContext(ctx); err != nil {
+		var exit exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
 		fmt.Fprintln(os.Stderr, "meridian:", err)
 		os.Exit(1)
 	}
@@ -40,6 +45,6 @@ func rootCommand() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	root.AddCommand(sandboxCommand(), planCommand(), applyCommand(), statusCommand(), validateCommand(), runCommand(),
 		switchoverCommand(), failoverCommand(), ackCommand(), auditCommand(), residencyCommand(),
-		eraseCommand(), backupCommand(), restoreCommand(), relayCommand())
+		eraseCommand(), backupCommand(), restoreCommand(), relayCommand(), checkCommand())
 	return root
 }

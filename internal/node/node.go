@@ -27,6 +27,9 @@ type Endpoint struct {
 	Password string
 	TLS      string // go-sql-driver TLS config name ("true", "skip-verify", a registered name) or ""
 	Timeout  time.Duration
+	// TimeZone is the sessions' time_zone ("+00:00"); "" keeps the server's.
+	// TIMESTAMP values read and written as text depend on it.
+	TimeZone string
 }
 
 // address is where the endpoint is dialed, for errors.
@@ -99,6 +102,9 @@ func driverConfig(e Endpoint) (*mysql.Config, error) {
 	// whatever the server default.
 	cfg.Params = map[string]string{
 		"sql_mode": "REPLACE(@@sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
+	}
+	if e.TimeZone != "" {
+		cfg.Params["time_zone"] = QuoteString(e.TimeZone)
 	}
 	return cfg, nil
 }

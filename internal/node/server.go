@@ -64,6 +64,24 @@ func (c *Client) Variables(ctx context.Context, names ...string) (map[string]str
 	return vars, nil
 }
 
+// GlobalStatus reads global status variables (Threads_running, ...); the
+// result is keyed by lower-case name and lacks names the server does not know.
+func (c *Client) GlobalStatus(ctx context.Context, names ...string) (map[string]string, error) {
+	status := make(map[string]string, len(names))
+	if len(names) == 0 {
+		return status, nil
+	}
+	args := make([]any, len(names))
+	for i, name := range names {
+		args[i] = name
+	}
+	query := "SHOW GLOBAL STATUS WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
+	if err := c.nameValues(ctx, status, query, args...); err != nil {
+		return nil, fmt.Errorf("node %s: read status %s: %w", c.name, strings.Join(names, ", "), err)
+	}
+	return status, nil
+}
+
 // WsrepStatus reads the Galera status variables (empty without Galera).
 func (c *Client) WsrepStatus(ctx context.Context) (map[string]string, error) {
 	status := map[string]string{}
@@ -150,17 +168,37 @@ func (c *Client) WaitForGTID(ctx context.Context, pos gtid.Position, timeout tim
 // ExecLocal runs statements on this node only: outside the binlog, so no
 // replica receives them, and on a Galera node outside the cluster too
 // (wsrep_on=OFF for the session), so cluster GTIDs stay equal on every
-// member. Local admin statements such as CREATE USER need both.
+// member. Local admin statements such as CREATE USER need both. The first
+// statement that fails ends the run.
 func (c *Client) ExecLocal(ctx context.Context, stmts ...string) error {
+	_, err := c.execLocal(ctx, stmts, true)
+	return err
+}
+
+// LocalResult is what one statement run by ExecLocalEach did.
+type LocalResult struct {
+	RowsAffected int64
+	Err          error
+}
+
+// ExecLocalEach runs statements on this node only, like ExecLocal, but runs
+// every one of them whatever the others did (a repair per row), and answers
+// each one's outcome. The error is for the session itself (it could not be
+// pinned, isolated or restored).
+func (c *Client) ExecLocalEach(ctx context.Context, stmts ...string) ([]LocalResult, error) {
+	return c.execLocal(ctx, stmts, false)
+}
+
+func (c *Client) execLocal(ctx context.Context, stmts []string, stopAtFailure bool) ([]LocalResult, error) {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("node %s: pin a connection: %w", c.name, err)
+		return nil, fmt.Errorf("node %s: pin a connection: %w", c.name, err)
 	}
 	defer conn.Close()
 	var wsrep bool
 	if err := conn.QueryRowContext(ctx, "SELECT COALESCE(@@session.wsrep_on, 0)").Scan(&wsrep); err != nil {
 		discard(conn)
-		return fmt.Errorf("node %s: read wsrep_on: %w", c.name, err)
+		return nil, fmt.Errorf("node %s: read wsrep_on: %w", c.name, err)
 	}
 	isolate, restore := []string{"SET SESSION sql_log_bin=0"}, []string{"SET SESSION sql_log_bin=1"}
 	if wsrep {
@@ -169,16 +207,25 @@ func (c *Client) ExecLocal(ctx context.Context, stmts ...string) error {
 	for _, stmt := range isolate {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
 			discard(conn)
-			return fmt.Errorf("node %s: %s: %w", c.name, stmt, err)
+			return nil, fmt.Errorf("node %s: %s: %w", c.name, stmt, err)
 		}
 	}
 	var failed error
+	results := make([]LocalResult, 0, len(stmts))
 	for _, stmt := range stmts {
-		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		res, err := conn.ExecContext(ctx, stmt)
+		if err != nil {
 			shown, secrets := redact(stmt)
-			failed = c.statementError(shown, secrets, err)
-			break
+			err = c.statementError(shown, secrets, err)
+			results = append(results, LocalResult{Err: err})
+			if stopAtFailure {
+				failed = err
+				break
+			}
+			continue
 		}
+		n, _ := res.RowsAffected()
+		results = append(results, LocalResult{RowsAffected: n})
 	}
 	// Restore even when ctx is done, so the pooled connection never skips
 	// the binlog or the cluster for a later caller; if that fails, the
@@ -188,10 +235,10 @@ func (c *Client) ExecLocal(ctx context.Context, stmts ...string) error {
 	for _, stmt := range restore {
 		if _, err := conn.ExecContext(restoreCtx, stmt); err != nil {
 			discard(conn)
-			return errors.Join(failed, fmt.Errorf("node %s: %s: %w", c.name, stmt, err))
+			return results, errors.Join(failed, fmt.Errorf("node %s: %s: %w", c.name, stmt, err))
 		}
 	}
-	return failed
+	return results, failed
 }
 
 // discard makes database/sql close conn instead of returning it to the pool.
