@@ -111,7 +111,6 @@ func (m *member) schemas(ctx context.Context, include func(schema string) bool) 
 	return strings.Join(names, ", "), nil
 }
 
-
 // keys picks each table's walked key: the primary key, else the first
 // unique index whose columns are all NOT NULL.
 func (m *member) keys(ctx context.Context, tables map[string]*checksum.Table, schemas string) error {
