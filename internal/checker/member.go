@@ -173,12 +173,12 @@ func (m *member) checksum(ctx context.Context, t *checksum.Table, c checksum.Chu
 	return s, nil
 }
 
-// rowHashes lists the chunk's rows with their hashes.
-func (m *member) rowHashes(ctx context.Context, t *checksum.Table, c checksum.Chunk) ([]checksum.RowHash, error) {
+// rowHashes runs a RowHashQuery or RowHashKeysQuery: rows with their hashes.
+func (m *member) rowHashes(ctx context.Context, t *checksum.Table, q string) ([]checksum.RowHash, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	var out []checksum.RowHash
-	err := m.query(ctx, t.RowHashQuery(c), len(t.Key)+1, func(vals []checksum.Value) error {
+	err := m.query(ctx, q, len(t.Key)+1, func(vals []checksum.Value) error {
 		h, err := strconv.ParseUint(vals[len(t.Key)].Text, 10, 32)
 		if err != nil {
 			return fmt.Errorf("row hash %q: %w", vals[len(t.Key)].Text, err)
@@ -187,7 +187,7 @@ func (m *member) rowHashes(ctx context.Context, t *checksum.Table, c checksum.Ch
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("node %s: rows of %s chunk %d: %w", m.name, t, c.Index, err)
+		return nil, fmt.Errorf("node %s: rows of %s: %w", m.name, t, err)
 	}
 	return out, nil
 }

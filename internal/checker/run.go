@@ -498,15 +498,18 @@ func (r *run) walk(ctx context.Context, tr *TableResult) error {
 	if r.o.ChunkRows > 0 {
 		sizer.Fix(r.o.ChunkRows)
 	}
+	plan, err := newPlan(ctx, planner, t, tr)
+	if err != nil {
+		return err
+	}
 	for {
 		if err := r.throttle.wait(ctx, group); err != nil {
 			return err
 		}
-		upper, err := planner.boundary(ctx, t, tr.Next, sizer.Size())
+		chunk, err := plan.next(ctx, sizer.Size())
 		if err != nil {
 			return err
 		}
-		chunk := checksum.Chunk{Index: tr.Chunks, Lower: tr.Next, Upper: upper}
 		start := time.Now()
 		sums, err := r.sums(ctx, group, t, chunk)
 		if err != nil {
@@ -522,10 +525,14 @@ func (r *run) walk(ctx context.Context, tr *TableResult) error {
 		for _, s := range sums {
 			rows = max(rows, s.Rows)
 		}
+		r.o.Logger.Debug("chunk", "table", tr.Table, "chunk", chunk.Index, "rows", rows, "size", sizer.Size(), "took", took, "equal", checksum.Equal(sums))
 		sizer.Observe(int(rows), took)
+		if err := plan.done(ctx, chunk, rows); err != nil {
+			return err
+		}
 		tr.Chunks++
 		tr.Rows += rows
-		tr.Next, tr.ChunkRows = upper, sizer.Size()
+		tr.Next, tr.ChunkRows = chunk.Upper, sizer.Size()
 		if chunk.Last() {
 			tr.Status = finalStatus(tr)
 		}
@@ -570,17 +577,28 @@ func (r *run) sums(ctx context.Context, group []*member, t *checksum.Table, c ch
 	return out, nil
 }
 
-// rowHashes lists the chunk's rows on every member at once.
-func (r *run) rowHashes(ctx context.Context, group []*member, t *checksum.Table, c checksum.Chunk) (map[string][]checksum.RowHash, error) {
+// rowHashes lists the chunk's rows on every member at once: all of them,
+// or only those with the given keys.
+func (r *run) rowHashes(ctx context.Context, group []*member, t *checksum.Table, c checksum.Chunk, keys [][]checksum.Value) (map[string][]checksum.RowHash, error) {
 	reads := make([][]checksum.RowHash, len(group))
 	errs := make([]error, len(group))
 	var wg sync.WaitGroup
 	for i, m := range group {
-		wg.Go(func() { reads[i], errs[i] = m.rowHashes(ctx, t, c) })
+		wg.Go(func() {
+			if keys == nil {
+				reads[i], errs[i] = m.rowHashes(ctx, t, t.RowHashQuery(c))
+				return
+			}
+			for start := 0; start < len(keys) && errs[i] == nil; start += imageBatch {
+				var batch []checksum.RowHash
+				batch, errs[i] = m.rowHashes(ctx, t, t.RowHashKeysQuery(keys[start:min(start+imageBatch, len(keys))]))
+				reads[i] = append(reads[i], batch...)
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("chunk %d: %w", c.Index, err)
 	}
 	out := make(map[string][]checksum.RowHash, len(group))
 	for i, m := range group {
@@ -608,7 +626,15 @@ func (r *run) narrow(ctx context.Context, tr *TableResult, t *checksum.Table, gr
 			r.unsettled(tr, t, c, n, fmt.Sprintf("%s did not catch up with the other nodes within %s", strings.Join(lagging, ", "), r.o.MaxWait))
 			return r.recordReal(ctx, tr, t, group, n)
 		}
-		reads, err := r.rowHashes(ctx, group, t, c)
+		// The first read lists the whole chunk; later ones only the rows
+		// still pending (a row that starts differing later is in flight).
+		var keys [][]checksum.Value
+		if n != nil {
+			for _, d := range n.Pending() {
+				keys = append(keys, d.Key)
+			}
+		}
+		reads, err := r.rowHashes(ctx, group, t, c, keys)
 		if err != nil {
 			return err
 		}

@@ -133,6 +133,11 @@ func (t *Table) RowHashQuery(c Chunk) string {
 	return "SELECT " + t.keyValues() + ", " + t.rowHash() + " FROM " + t.fromIndex() + t.where(c) + " ORDER BY " + t.keyList()
 }
 
+// RowHashKeysQuery lists the rows with the given keys as RowHashQuery does.
+func (t *Table) RowHashKeysQuery(keys [][]Value) string {
+	return "SELECT " + t.keyValues() + ", " + t.rowHash() + " FROM " + t.fromIndex() + " WHERE " + t.keyIn(keys) + " ORDER BY " + t.keyList()
+}
+
 // BoundaryQuery finds the upper bound of a chunk of size rows starting after
 // lower (nil: at the table's start): the size-th key. No row means the rest
 // of the table fits in the chunk.
