@@ -38,6 +38,7 @@ const (
 	pidName     = "mariadbd.pid"
 	socketName  = "mariadbd.sock"
 	logName     = "error.log"
+	tmpName     = "tmp"
 )
 
 // The redo log is sized down from the 96M default so that copying a fresh data
@@ -54,6 +55,12 @@ func cnfPath(dir string) string { return filepath.Join(dir, cnfName) }
 func pidPath(dir string) string { return filepath.Join(dir, pidName) }
 func logPath(dir string) string { return filepath.Join(dir, logName) }
 
+// tmpPath is the node's own tmpdir. Never the shared /tmp: another
+// process there removed a server's internal temporary tables
+// (#sql-temptable-*.MAI) while it used them, failing information_schema
+// queries and crashing the server (seen on the shared build machines).
+func tmpPath(dir string) string { return filepath.Join(dir, tmpName) }
+
 // SocketPath is the unix socket of the node living in dir.
 func SocketPath(dir string) string { return filepath.Join(dir, socketName) }
 
@@ -69,6 +76,7 @@ func settings(cfg Config, galeraLib string) (map[string]string, error) {
 		"socket":                  SocketPath(cfg.Dir),
 		"pid_file":                pidPath(cfg.Dir),
 		"log_error":               logPath(cfg.Dir),
+		"tmpdir":                  tmpPath(cfg.Dir),
 		"innodb_buffer_pool_size": "32M",
 		"innodb_log_file_size":    redoLogSize,
 		"performance_schema":      "OFF",

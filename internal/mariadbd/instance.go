@@ -81,7 +81,7 @@ func launch(b Binaries, cfg Config) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(tmpPath(dir), 0o750); err != nil {
 		return nil, err
 	}
 	if err := checkTraversable(dir, own); err != nil {
