@@ -30,6 +30,7 @@ bench: setup build
 	bench/router.sh
 	bench/failover.sh
 	bench/residency.sh
+	bench/check.sh
 
 clean:
 	rm -rf bin

@@ -9,7 +9,8 @@
 #
 # Load on the primary is measured, per run, as the primary mariadbd's CPU
 # time (utime + stime from /proc/PID/stat) and its status counters:
-# Innodb_rows_read, the Handler_read_* calls, and Binlog_bytes_written
+# Rows_read (MariaDB 10.11 has no Innodb_rows_read), the Handler_read_*
+# calls, and Binlog_bytes_written
 # (pt-table-checksum writes its checksums through the binary log so that
 # replicas recompute them).
 #
@@ -63,8 +64,8 @@ client "$rport" "SET SESSION sql_log_bin = 0; UPDATE sbtest.sbtest1 SET k = k + 
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$ppid/stat"; }
 counters() {
-  client "$pport" "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_rows_read','Binlog_bytes_written')
-    OR Variable_name LIKE 'Handler_read%'" | awk '$1 ~ /^Handler_read/ {h += $2} $1 == "Innodb_rows_read" {r = $2} $1 == "Binlog_bytes_written" {b = $2} END {print r, h, b}'
+  client "$pport" "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rows_read','Binlog_bytes_written')
+    OR Variable_name LIKE 'Handler_read%'" | awk '$1 ~ /^Handler_read/ {h += $2} $1 == "Rows_read" {r = $2} $1 == "Binlog_bytes_written" {b = $2} END {print r + 0, h + 0, b + 0}'
 }
 # measure NAME COMMAND...: appends "seconds cpu rows_read handler_reads binlog_bytes" to $work/NAME.res
 measure() {
@@ -88,6 +89,7 @@ for round in $(seq "$rounds"); do
   grep -q "id=$changed: eu-1: k=" "$work/meridian.out" || { echo "round $round: meridian check did not find the changed row:" >&2; cat "$work/meridian.out" >&2; exit 1; }
 done
 
+for name in pt meridian; do sed "s/^/$name: /" "$work/$name.res" >&2; done
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$2" '{ print $c }' "$work/$1.res" | median; }
 row() { # row NAME LABEL
@@ -104,7 +106,7 @@ binary log. $rounds rounds, each running pt-table-checksum $(pt-table-checksum -
 \`meridian check\`, both with their default chunk time (0.5 s); medians of the rounds. Load columns are the
 primary's: its mariadbd's CPU time during the run, and deltas of its status counters.
 
-| tool | wall time | rows/s | primary CPU | Innodb_rows_read | Handler_read_* | binlog bytes written |
+| tool | wall time | rows/s | primary CPU | Rows_read | Handler_read_* | binlog bytes written |
 |---|---|---|---|---|---|---|
 $(row pt "baseline: pt-table-checksum (finds the chunk)")
 $(row meridian "\`meridian check\` (finds the row)")

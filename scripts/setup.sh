@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 
-packages=(mariadb-server mariadb-client mariadb-backup galera-4 rsync sysbench prometheus haproxy chromium)
+packages=(mariadb-server mariadb-client mariadb-backup galera-4 rsync sysbench prometheus haproxy chromium percona-toolkit)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

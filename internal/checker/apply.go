@@ -63,11 +63,11 @@ func (r *run) applyRepairs(ctx context.Context) error {
 	for name, refs := range byNode {
 		m := r.members[name]
 		wg.Go(func() {
-			stmts := []string{"SET @meridian_repair = 1"}
+			stmts := []string{"SET @meridian_as_is = 1"}
 			for _, x := range refs {
 				stmts = append(stmts, r.report.Repairs[x.repair].Statements[x.statement].SQL)
 			}
-			stmts = append(stmts, "SET @meridian_repair = NULL")
+			stmts = append(stmts, "SET @meridian_as_is = NULL")
 			results, err := m.client.ExecLocalEach(ctx, stmts...)
 			mu.Lock()
 			defer mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/checksum"
+	"github.com/meridian-geo/meridian/internal/conflict"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/repair"
@@ -68,6 +69,7 @@ func (m *member) tables(ctx context.Context, o *Options) (map[string]*checksum.T
 			Name: column, DataType: strings.ToLower(dataType), ColumnType: columnType,
 			Nullable:  nullable == "YES",
 			Generated: strings.Contains(strings.ToUpper(extra), "GENERATED"),
+			Local:     conflict.IsDelta(column),
 		})
 	}
 	if err := rows.Err(); err != nil {

@@ -379,10 +379,11 @@ func (r *Report) repairsText() string {
 
 // repairSession is what a session running repairs sets first: no binary
 // log, no Galera replication (wsrep_on exists only where Galera runs), the
-// time zone TIMESTAMP values were read in, and @meridian_repair, which
-// Meridian's conflict triggers take as "not an application write".
+// time zone TIMESTAMP values were read in, and @meridian_as_is, by which
+// Meridian's conflict triggers take the write as it is (no new version, no
+// conflict): a repair, not an application's write.
 func repairSession(galera bool) string {
-	set := "SET SESSION sql_log_bin = 0, time_zone = " + node.QuoteString(utc) + ", @meridian_repair = 1"
+	set := "SET SESSION sql_log_bin = 0, time_zone = " + node.QuoteString(utc) + ", @meridian_as_is = 1"
 	if galera {
 		set += ", wsrep_on = OFF"
 	}

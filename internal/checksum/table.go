@@ -23,6 +23,10 @@ type Column struct {
 	// Generated columns (VIRTUAL or STORED) derive from the others: they are
 	// neither checksummed nor written by a repair.
 	Generated bool
+	// Local columns are each node's own bookkeeping (a counter's delta
+	// column, conflict.IsDelta), different on every node by design: neither
+	// checksummed nor written either.
+	Local bool
 }
 
 // Table is a table to check: its columns in ordinal order (INVISIBLE ones
@@ -70,12 +74,13 @@ func (t *Table) keyColumns() []Column {
 	return cols
 }
 
-// Stored are the columns that hold data of their own: every column but the
-// generated ones. They are what a checksum covers and a repair writes.
+// Stored are the columns that hold the row's data: every column but the
+// generated and the local ones. They are what a checksum covers and a
+// repair writes.
 func (t *Table) Stored() []Column {
 	var cols []Column
 	for _, c := range t.Columns {
-		if !c.Generated {
+		if !c.Generated && !c.Local {
 			cols = append(cols, c)
 		}
 	}

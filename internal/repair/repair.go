@@ -17,10 +17,12 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/checksum"
+	"github.com/meridian-geo/meridian/internal/conflict"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -36,6 +38,11 @@ type Image struct {
 type Row struct {
 	Key    []checksum.Value  `json:"key"`
 	Images map[string]*Image `json:"images"`
+	// Tombstones are, for nodes that lack the row, the version of the key's
+	// latest tombstone there (tables under a conflict rule; a node absent
+	// from the map has none). Nil when they were not read: a missing row
+	// cannot then be told from a deleted one.
+	Tombstones map[string]conflict.Version `json:"tombstones,omitempty"`
 }
 
 // Estate is what a decision needs of the estate: where nodes sit and who is
@@ -46,19 +53,11 @@ type Estate struct {
 	Now       time.Time
 }
 
-// Resolver converges a row of an lww, counter or set table from each
-// region's version (nil: the region lacks the row). It answers the row every
-// node must hold (nil: none), or an error saying why it cannot decide.
-type Resolver func(t *checksum.Table, policy topology.TablePolicy, regions map[string]*Image) (*Image, error)
-
 // Options tune the decisions.
 type Options struct {
 	// Prefer is the region whose version wins on a table without a policy;
 	// "" for DefaultPreferred.
 	Prefer string
-	// Resolve converges lww, counter and set tables; nil leaves their rows
-	// unrepaired, with the reason.
-	Resolve Resolver
 }
 
 // DefaultPreferred is the region whose version wins on tables without a
@@ -142,22 +141,7 @@ func decide(e Estate, t *checksum.Table, policy topology.TablePolicy, row Row, o
 		img, err := regionVersion(e, region, row)
 		return img, rule, err
 	case topology.PolicyLWW, topology.PolicyCounter, topology.PolicySet:
-		rule := kind + ": the conflict rule's converged row"
-		if opts.Resolve == nil {
-			return nil, rule, fmt.Errorf("the %s rule's resolution is not available to the checker yet: converge this row by hand", kind)
-		}
-		regions := map[string]*Image{}
-		for _, r := range e.Topology.Regions {
-			if nodes := regionNodes(e, r.Name, row); len(nodes) > 0 {
-				img, err := regionVersion(e, r.Name, row)
-				if err != nil {
-					return nil, rule, err
-				}
-				regions[r.Name] = img
-			}
-		}
-		img, err := opts.Resolve(t, policy, regions)
-		return img, rule, err
+		return converged(e, t, row)
 	}
 	prefer := opts.Prefer
 	if prefer == "" {
@@ -166,6 +150,50 @@ func decide(e Estate, t *checksum.Table, policy topology.TablePolicy, row Row, o
 	rule := fmt.Sprintf("no policy: the preferred region %s's version", prefer)
 	img, err := regionVersion(e, prefer, row)
 	return img, rule, err
+}
+
+// converged is the version the table's conflict rule makes every node hold
+// (conflict.Rule.Converge, the rule the triggers apply): the latest by the
+// row's hidden version, a tombstone counting as a version of its absence.
+func converged(e Estate, t *checksum.Table, row Row) (*Image, string, error) {
+	rule := conflict.RuleFor(e.Topology, t.Schema, t.Name)
+	kind := rule.Kind + ": the version its conflict rule keeps"
+	at := slices.IndexFunc(t.Stored(), func(c checksum.Column) bool { return strings.EqualFold(c.Name, conflict.HiddenVersion) })
+	if at < 0 {
+		return nil, kind, fmt.Errorf("%s has no %s column: its conflict rule is not installed (meridian apply installs it)", t, conflict.HiddenVersion)
+	}
+	nodes := slices.Sorted(maps.Keys(row.Images))
+	states := make([]conflict.RowState, len(nodes))
+	for i, n := range nodes {
+		if row.Images[n] == nil && row.Tombstones == nil {
+			return nil, kind, fmt.Errorf("%s lacks the row and its tombstones were not read: a delete cannot be told from a row that never arrived; converge this row by hand", n)
+		}
+		states[i] = conflict.RowState{Node: n, Version: row.Tombstones[n]}
+		if img := row.Images[n]; img != nil {
+			v, err := strconv.ParseUint(img.Values[at].Text, 10, 64)
+			if err != nil && !img.Values[at].Null {
+				return nil, kind, fmt.Errorf("%s's %s is %s, not a version", n, conflict.HiddenVersion, img.Values[at])
+			}
+			states[i].Present, states[i].Version = true, conflict.Version(v)
+		}
+	}
+	winner, ok := rule.Converge(states)
+	if !ok {
+		return nil, kind, fmt.Errorf("the %s rule cannot converge this row", rule.Kind)
+	}
+	w := states[winner]
+	what := "absent"
+	if w.Present {
+		what = "version " + w.Version.String()
+	}
+	return row.Images[w.Node], fmt.Sprintf("%s: the latest version, %s's (%s, from %s)", rule.Kind, w.Node, what, regionOr(rule.Region(w.Version))), nil
+}
+
+func regionOr(region string) string {
+	if region == "" {
+		return "before the rule"
+	}
+	return "region " + region
 }
 
 // regionNodes are the compared nodes of region's clusters, in file order.

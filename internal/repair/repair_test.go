@@ -1,12 +1,13 @@
 package repair
 
 import (
-	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meridian-geo/meridian/internal/checksum"
+	"github.com/meridian-geo/meridian/internal/conflict"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
 
@@ -129,21 +130,9 @@ func TestPlan(t *testing.T) {
 			row: row(map[string]*Image{"us-1": v2}), fails: "names no home region",
 		},
 		{
-			name: "lww without the conflict rules' resolver: unrepaired, with the reason",
+			name: "lww on a table without the rule's hidden version: unrepaired, with the reason",
 			arch: topology.ActiveActive, policy: topology.TablePolicy{LWW: &topology.LWWRule{}},
-			row: row(map[string]*Image{"us-1": v2, "us-2": v2}), fails: "lww rule's resolution is not available",
-		},
-		{
-			name: "lww with a resolver: its row everywhere",
-			arch: topology.ActiveActive, policy: topology.TablePolicy{LWW: &topology.LWWRule{}},
-			row: row(map[string]*Image{"us-1": v2, "us-2": v2}),
-			opts: Options{Resolve: func(_ *checksum.Table, _ topology.TablePolicy, regions map[string]*Image) (*Image, error) {
-				if regions["us"] != v2 || regions["eu"] != v1 || regions["apac"] != v1 {
-					return nil, errors.New("wrong region versions")
-				}
-				return v2, nil
-			}},
-			want: []string{"apac-1: UPDATE", "eu-1: UPDATE", "eu-2: UPDATE", "eu-3: UPDATE"},
+			row: row(map[string]*Image{"us-1": v2, "us-2": v2}), fails: "has no _meridian_ver column",
 		},
 	}
 	for _, tt := range tests {
@@ -165,6 +154,119 @@ func TestPlan(t *testing.T) {
 				t.Errorf("rule %q, want %q", got.Rule, tt.rule)
 			}
 		})
+	}
+}
+
+// docs is an lww table with the conflict rule's hidden version column.
+func docs() *checksum.Table {
+	return &checksum.Table{
+		Schema: "shop", Name: "docs",
+		Columns: []checksum.Column{
+			{Name: "id", DataType: "int", ColumnType: "int(11)"},
+			{Name: "body", DataType: "varchar", ColumnType: "varchar(40)", Nullable: true},
+			{Name: conflict.HiddenVersion, DataType: "bigint", ColumnType: "bigint(20) unsigned"},
+		},
+		Key: []string{"id"}, Index: "PRIMARY",
+	}
+}
+
+func doc(body string, v conflict.Version) *Image {
+	return &Image{Values: []checksum.Value{checksum.Text("1"), checksum.Text(body), checksum.Text(strconv.FormatUint(uint64(v), 10))}, Hash: uint32(v)}
+}
+
+func TestPlanConflictRules(t *testing.T) {
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	early, late := conflict.MakeVersion(at, 2), conflict.MakeVersion(at.Add(time.Millisecond), 1)
+	e := estate(topology.ActiveActive)
+	e.Topology.Tables = []topology.TablePolicy{
+		{Match: "shop.docs", LWW: &topology.LWWRule{}},
+		{Match: "shop.tags", Set: &topology.SetRule{}},
+	}
+	all := func(img *Image) map[string]*Image {
+		m := map[string]*Image{}
+		for _, n := range []string{"eu-1", "eu-2", "eu-3", "us-1", "us-2", "apac-1"} {
+			m[n] = img
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		table  string
+		images map[string]*Image
+		tombs  map[string]conflict.Version
+		want   []string
+		rule   string
+	}{
+		{
+			name: "lww: the latest version everywhere, whatever the region",
+			images: func() map[string]*Image {
+				m := all(doc("old", early))
+				m["eu-2"] = doc("new", late)
+				return m
+			}(),
+			want: []string{"apac-1: UPDATE", "eu-1: UPDATE", "eu-3: UPDATE", "us-1: UPDATE", "us-2: UPDATE"},
+			rule: "lww: the latest version, eu-2's (version 2026-12-04T10:00:00.001000Z@1, from region eu)",
+		},
+		{
+			name: "lww: a node that never got the row gets it",
+			images: func() map[string]*Image {
+				m := all(doc("old", early))
+				m["apac-1"] = nil
+				return m
+			}(),
+			tombs: map[string]conflict.Version{},
+			want:  []string{"apac-1: INSERT"},
+		},
+		{
+			name: "lww: a later delete (its tombstone) removes the row everywhere",
+			images: func() map[string]*Image {
+				m := all(nil)
+				m["us-2"] = doc("old", early)
+				return m
+			}(),
+			tombs: map[string]conflict.Version{"eu-1": late},
+			want:  []string{"us-2: DELETE"},
+		},
+		{
+			name:  "set: an element present somewhere stays, against an older remove",
+			table: "tags",
+			images: func() map[string]*Image {
+				m := all(nil)
+				m["us-1"] = doc("tag", late)
+				return m
+			}(),
+			tombs: map[string]conflict.Version{"eu-1": early},
+			want:  []string{"apac-1: INSERT", "eu-1: INSERT", "eu-2: INSERT", "eu-3: INSERT", "us-2: INSERT"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := docs()
+			if tt.table != "" {
+				tb.Name = tt.table
+			}
+			policy, _ := e.Topology.TablePolicy("shop", tb.Name)
+			got := Plan(e, tb, policy, Row{Key: []checksum.Value{checksum.Text("1")}, Images: tt.images, Tombstones: tt.tombs}, Options{})
+			if got.Unrepaired != "" {
+				t.Fatalf("unrepaired: %s", got.Unrepaired)
+			}
+			if strings.Join(nodesOf(got), ", ") != strings.Join(tt.want, ", ") {
+				t.Errorf("statements %v, want %v", nodesOf(got), tt.want)
+			}
+			if tt.rule != "" && got.Rule != tt.rule {
+				t.Errorf("rule %q, want %q", got.Rule, tt.rule)
+			}
+		})
+	}
+}
+
+func TestPlanConflictRuleWithoutTombstones(t *testing.T) {
+	e := estate(topology.ActiveActive)
+	e.Topology.Tables = []topology.TablePolicy{{Match: "shop.docs", LWW: &topology.LWWRule{}}}
+	images := map[string]*Image{"eu-1": doc("a", 5), "us-1": nil}
+	got := Plan(e, docs(), e.Topology.Tables[0], Row{Key: []checksum.Value{checksum.Text("1")}, Images: images}, Options{})
+	if !strings.Contains(got.Unrepaired, "us-1 lacks the row and its tombstones were not read") {
+		t.Errorf("%+v", got)
 	}
 }
 

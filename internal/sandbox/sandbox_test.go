@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/meridian-geo/meridian/internal/checker"
 	"github.com/meridian-geo/meridian/internal/estate"
 	"github.com/meridian-geo/meridian/internal/gtid"
 	"github.com/meridian-geo/meridian/internal/node"
@@ -235,6 +236,40 @@ func checkArchitecture(t *testing.T, sb *sandbox.Sandbox) {
 	}
 
 	assertConverged(t, sb)
+	assertOneDifference(t, sb, writes[0].table)
+}
+
+// assertOneDifference runs the consistency checker on the estate, from the
+// controller's region, after a row was added to one node alone (the last,
+// outside the binary log): that row, and nothing else, differs.
+func assertOneDifference(t *testing.T, sb *sandbox.Sandbox, table string) {
+	t.Helper()
+	ctx := context.Background()
+	topo := sb.Topology()
+	nodes := topo.Nodes()
+	lone := sandboxtest.Admin(t, sb, nodes[len(nodes)-1].Name)
+	insert := fmt.Sprintf("INSERT INTO meridian_test.%s (id, note) VALUES (999, 'only here')", table)
+	if err := lone.ExecLocal(ctx, insert); err != nil {
+		t.Fatal(err)
+	}
+	info, err := sb.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	region := topo.ControllerRegion(time.Now())
+	report, err := checker.Run(ctx, checker.Options{
+		Topology: topo, Endpoints: sandbox.EndpointsFrom(info, topo, sb.Credentials(), region), Region: region,
+		Tables: []string{"meridian_test"}, Logger: sandboxtest.Logger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.Differences) != 1 || report.Differences[0].Key["id"].Text != "999" || report.ExitCode() != checker.ExitDiffers {
+		t.Errorf("check after a row was added to %s alone:\n%s", nodes[len(nodes)-1].Name, report)
+	}
+	if err := lone.ExecLocal(ctx, fmt.Sprintf("DELETE FROM meridian_test.%s WHERE id = 999", table)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func assertConverged(t *testing.T, sb *sandbox.Sandbox) {
