@@ -2,6 +2,7 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -40,21 +41,20 @@ func pauseReason(loads []load, maxLag time.Duration, maxRunning int) string {
 
 // readLoad reads every member's lag and running threads in parallel.
 func readLoad(ctx context.Context, members []*member) ([]load, error) {
-	loads := make([]load, len(members))
+	return fromEach(members, func(m *member) (load, error) { return m.load(ctx) })
+}
+
+// fromEach asks every member at once and answers their answers in the
+// members' order, or their errors joined.
+func fromEach[T any](members []*member, ask func(*member) (T, error)) ([]T, error) {
+	out := make([]T, len(members))
 	errs := make([]error, len(members))
 	var wg sync.WaitGroup
 	for i, m := range members {
-		wg.Go(func() {
-			loads[i], errs[i] = m.load(ctx)
-		})
+		wg.Go(func() { out[i], errs[i] = ask(m) })
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return loads, nil
+	return out, errors.Join(errs...)
 }
 
 func (m *member) load(ctx context.Context) (load, error) {
@@ -126,17 +126,9 @@ func (t *throttle) wait(ctx context.Context, members []*member) error {
 // write that was in flight between them has landed everywhere. It answers
 // the members that had not caught up when timeout passed.
 func catchUp(ctx context.Context, members []*member, domains []uint32, timeout time.Duration) ([]string, error) {
-	positions := make([]gtid.Position, len(members))
-	errs := make([]error, len(members))
-	var wg sync.WaitGroup
-	for i, m := range members {
-		wg.Go(func() { positions[i], errs[i] = m.binlogPos(ctx) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	positions, err := fromEach(members, func(m *member) (gtid.Position, error) { return m.binlogPos(ctx) })
+	if err != nil {
+		return nil, err
 	}
 	target := gtid.Position{}
 	for d, g := range gtid.Furthest(positions...) {
@@ -146,19 +138,18 @@ func catchUp(ctx context.Context, members []*member, domains []uint32, timeout t
 			target[d] = g
 		}
 	}
-	lagging := make([]bool, len(members))
+	var behind []*member
 	for i, m := range members {
-		if positions[i].Contains(target) {
-			continue
+		if !positions[i].Contains(target) {
+			behind = append(behind, m)
 		}
-		wg.Go(func() { lagging[i], errs[i] = m.waitFor(ctx, target, timeout) })
 	}
-	wg.Wait()
+	lagging, err := fromEach(behind, func(m *member) (bool, error) { return m.waitFor(ctx, target, timeout) })
+	if err != nil {
+		return nil, err
+	}
 	var names []string
-	for i, m := range members {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
+	for i, m := range behind {
 		if lagging[i] {
 			names = append(names, m.name)
 		}

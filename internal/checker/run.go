@@ -560,51 +560,42 @@ func finalStatus(tr *TableResult) string {
 
 // sums checksums the chunk on every member at once.
 func (r *run) sums(ctx context.Context, group []*member, t *checksum.Table, c checksum.Chunk) (map[string]checksum.Sum, error) {
-	sums := make([]checksum.Sum, len(group))
-	errs := make([]error, len(group))
-	var wg sync.WaitGroup
+	sums, err := fromEach(group, func(m *member) (checksum.Sum, error) { return m.checksum(ctx, t, c) })
+	return byName(group, sums), err
+}
+
+// byName keys the members' answers by member name.
+func byName[T any](group []*member, answers []T) map[string]T {
+	out := make(map[string]T, len(group))
 	for i, m := range group {
-		wg.Go(func() { sums[i], errs[i] = m.checksum(ctx, t, c) })
+		if i < len(answers) {
+			out[m.name] = answers[i]
+		}
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	out := make(map[string]checksum.Sum, len(group))
-	for i, m := range group {
-		out[m.name] = sums[i]
-	}
-	return out, nil
+	return out
 }
 
 // rowHashes lists the chunk's rows on every member at once: all of them,
 // or only those with the given keys.
 func (r *run) rowHashes(ctx context.Context, group []*member, t *checksum.Table, c checksum.Chunk, keys [][]checksum.Value) (map[string][]checksum.RowHash, error) {
-	reads := make([][]checksum.RowHash, len(group))
-	errs := make([]error, len(group))
-	var wg sync.WaitGroup
-	for i, m := range group {
-		wg.Go(func() {
-			if keys == nil {
-				reads[i], errs[i] = m.rowHashes(ctx, t, t.RowHashQuery(c))
-				return
+	reads, err := fromEach(group, func(m *member) ([]checksum.RowHash, error) {
+		if keys == nil {
+			return m.rowHashes(ctx, t, t.RowHashQuery(c))
+		}
+		var all []checksum.RowHash
+		for start := 0; start < len(keys); start += imageBatch {
+			batch, err := m.rowHashes(ctx, t, t.RowHashKeysQuery(keys[start:min(start+imageBatch, len(keys))]))
+			if err != nil {
+				return nil, err
 			}
-			for start := 0; start < len(keys) && errs[i] == nil; start += imageBatch {
-				var batch []checksum.RowHash
-				batch, errs[i] = m.rowHashes(ctx, t, t.RowHashKeysQuery(keys[start:min(start+imageBatch, len(keys))]))
-				reads[i] = append(reads[i], batch...)
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+			all = append(all, batch...)
+		}
+		return all, nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("chunk %d: %w", c.Index, err)
 	}
-	out := make(map[string][]checksum.RowHash, len(group))
-	for i, m := range group {
-		out[m.name] = reads[i]
-	}
-	return out, nil
+	return byName(group, reads), nil
 }
 
 // narrow finds the rows of a differing chunk that differ for real: the
@@ -697,14 +688,8 @@ func (r *run) record(ctx context.Context, tr *TableResult, t *checksum.Table, gr
 		for i, d := range batch {
 			keys[i] = d.Key
 		}
-		images := make([]map[string]*repair.Image, len(group))
-		errs := make([]error, len(group))
-		var wg sync.WaitGroup
-		for i, m := range group {
-			wg.Go(func() { images[i], errs[i] = m.images(ctx, t, keys) })
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		images, err := fromEach(group, func(m *member) (map[string]*repair.Image, error) { return m.images(ctx, t, keys) })
+		if err != nil {
 			return err
 		}
 		for _, d := range batch {

@@ -13,15 +13,18 @@ type Sum struct {
 }
 
 // Equal reports whether every node gave the same sum.
-func Equal(sums map[string]Sum) bool {
+func Equal(sums map[string]Sum) bool { return allSame(sums) }
+
+// allSame reports whether every value of m is the same.
+func allSame[T comparable](m map[string]T) bool {
 	first := true
-	var want Sum
-	for _, s := range sums {
+	var want T
+	for _, v := range m {
 		if first {
-			want, first = s, false
+			want, first = v, false
 			continue
 		}
-		if s != want {
+		if v != want {
 			return false
 		}
 	}
@@ -44,22 +47,6 @@ type Version struct {
 type RowDiff struct {
 	Key      []Value            `json:"key"`
 	Versions map[string]Version `json:"versions"`
-}
-
-// agree reports whether every node has the same version.
-func agree(versions map[string]Version) bool {
-	first := true
-	var want Version
-	for _, v := range versions {
-		if first {
-			want, first = v, false
-			continue
-		}
-		if v != want {
-			return false
-		}
-	}
-	return true
 }
 
 // Diff merges the nodes' row lists of one chunk by key and returns the rows
@@ -90,7 +77,7 @@ func Diff(reads map[string][]RowHash) []RowDiff {
 				e.versions[n] = Version{}
 			}
 		}
-		if !agree(e.versions) {
+		if !allSame(e.versions) {
 			out = append(out, e)
 		}
 	}

@@ -49,37 +49,30 @@ func (c *Client) GTIDState(ctx context.Context) (GTIDState, error) {
 // Variables reads global variables; the result is keyed by lower-case name
 // and lacks names the server does not know.
 func (c *Client) Variables(ctx context.Context, names ...string) (map[string]string, error) {
-	vars := make(map[string]string, len(names))
-	if len(names) == 0 {
-		return vars, nil
-	}
-	args := make([]any, len(names))
-	for i, name := range names {
-		args[i] = name
-	}
-	query := "SHOW GLOBAL VARIABLES WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
-	if err := c.nameValues(ctx, vars, query, args...); err != nil {
-		return nil, fmt.Errorf("node %s: read variables %s: %w", c.name, strings.Join(names, ", "), err)
-	}
-	return vars, nil
+	return c.globals(ctx, "VARIABLES", names)
 }
 
 // GlobalStatus reads global status variables (Threads_running, ...); the
 // result is keyed by lower-case name and lacks names the server does not know.
 func (c *Client) GlobalStatus(ctx context.Context, names ...string) (map[string]string, error) {
-	status := make(map[string]string, len(names))
+	return c.globals(ctx, "STATUS", names)
+}
+
+// globals reads the named rows of SHOW GLOBAL VARIABLES or SHOW GLOBAL STATUS.
+func (c *Client) globals(ctx context.Context, kind string, names []string) (map[string]string, error) {
+	values := make(map[string]string, len(names))
 	if len(names) == 0 {
-		return status, nil
+		return values, nil
 	}
 	args := make([]any, len(names))
 	for i, name := range names {
 		args[i] = name
 	}
-	query := "SHOW GLOBAL STATUS WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
-	if err := c.nameValues(ctx, status, query, args...); err != nil {
-		return nil, fmt.Errorf("node %s: read status %s: %w", c.name, strings.Join(names, ", "), err)
+	query := "SHOW GLOBAL " + kind + " WHERE Variable_name IN (?" + strings.Repeat(", ?", len(names)-1) + ")"
+	if err := c.nameValues(ctx, values, query, args...); err != nil {
+		return nil, fmt.Errorf("node %s: read %s %s: %w", c.name, strings.ToLower(kind), strings.Join(names, ", "), err)
 	}
-	return status, nil
+	return values, nil
 }
 
 // WsrepStatus reads the Galera status variables (empty without Galera).

@@ -63,6 +63,21 @@ func row(overrides map[string]*Image) Row {
 	return r
 }
 
+// expect checks a decided repair: its statements (node: verb) and, unless
+// "", its rule.
+func expect(t *testing.T, got RowRepair, want []string, rule string) {
+	t.Helper()
+	if got.Unrepaired != "" {
+		t.Fatalf("unrepaired: %s", got.Unrepaired)
+	}
+	if strings.Join(nodesOf(got), ", ") != strings.Join(want, ", ") {
+		t.Errorf("statements %v, want %v", nodesOf(got), want)
+	}
+	if rule != "" && got.Rule != rule {
+		t.Errorf("rule %q, want %q", got.Rule, rule)
+	}
+}
+
 func nodesOf(r RowRepair) []string {
 	var out []string
 	for _, s := range r.Statements {
@@ -144,15 +159,7 @@ func TestPlan(t *testing.T) {
 				}
 				return
 			}
-			if got.Unrepaired != "" {
-				t.Fatalf("unrepaired: %s", got.Unrepaired)
-			}
-			if strings.Join(nodesOf(got), ", ") != strings.Join(tt.want, ", ") {
-				t.Errorf("statements %v, want %v", nodesOf(got), tt.want)
-			}
-			if tt.rule != "" && got.Rule != tt.rule {
-				t.Errorf("rule %q, want %q", got.Rule, tt.rule)
-			}
+			expect(t, got, tt.want, tt.rule)
 		})
 	}
 }
@@ -247,15 +254,7 @@ func TestPlanConflictRules(t *testing.T) {
 			}
 			policy, _ := e.Topology.TablePolicy("shop", tb.Name)
 			got := Plan(e, tb, policy, Row{Key: []checksum.Value{checksum.Text("1")}, Images: tt.images, Tombstones: tt.tombs}, Options{})
-			if got.Unrepaired != "" {
-				t.Fatalf("unrepaired: %s", got.Unrepaired)
-			}
-			if strings.Join(nodesOf(got), ", ") != strings.Join(tt.want, ", ") {
-				t.Errorf("statements %v, want %v", nodesOf(got), tt.want)
-			}
-			if tt.rule != "" && got.Rule != tt.rule {
-				t.Errorf("rule %q, want %q", got.Rule, tt.rule)
-			}
+			expect(t, got, tt.want, tt.rule)
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/meridian-geo/meridian/internal/atomicfile"
 	"github.com/meridian-geo/meridian/internal/node"
 	"github.com/meridian-geo/meridian/internal/provision"
 	"github.com/meridian-geo/meridian/internal/topology"
@@ -120,7 +121,7 @@ func loadOrCreateCredentials(path string) (provision.Credentials, error) {
 	if err != nil {
 		return provision.Credentials{}, err
 	}
-	if err := writeFileAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return provision.Credentials{}, err
 	}
 	return provision.Credentials{Admin: doc.Admin, Replication: doc.Replication, App: doc.App}, nil

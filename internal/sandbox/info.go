@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/meridian-geo/meridian/internal/atomicfile"
 )
 
 // InfoFile is written into the sandbox directory once every node is up and
@@ -121,16 +123,5 @@ func writeInfo(dir string, info *Info) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, InfoFile), append(data, '\n'), 0o600)
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(dir, InfoFile), append(data, '\n'), 0o600)
 }

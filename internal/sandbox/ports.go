@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/meridian-geo/meridian/internal/atomicfile"
 	"github.com/meridian-geo/meridian/internal/mariadbd"
 	"github.com/meridian-geo/meridian/internal/topology"
 )
@@ -63,7 +64,7 @@ func assignPorts(dir string, t *topology.Topology) (map[string]nodePorts, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, portsFile), data, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, portsFile), data, 0o644); err != nil {
 		return nil, err
 	}
 	return assigned, nil
